@@ -1,1 +1,11 @@
-print(String(decoding: PackageResources.m0001_initial_sql, as: UTF8.self))
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// memory-gateway serve | migrate | tenant create --name N [--plan P] | billing --period YYYY-MM [--format json|csv]
+setvbuf(stdout, nil, _IOFBF, 1 << 16)
+let status = CommandLine.run(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+fflush(stdout)
+exit(status)

@@ -1,0 +1,99 @@
+import Auth
+import Foundation
+import HTTPServer
+import PostgresStore
+
+/// Everything the executable reads from its environment and flags, built once and passed down.
+struct GatewayConfiguration: Sendable {
+    /// libpq connection string or URI; empty means libpq's own defaults (PGHOST...).
+    var databaseURL = ""
+    var host = "0.0.0.0"
+    var port = 8080
+    /// Event loops.
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// PostgreSQL connections per instance.
+    var poolSize = 16
+    var maxBodyBytes = 1_048_576
+    /// Enables `/v1/admin` when set.
+    var operatorToken: String?
+    var trustedProxies: [CIDR] = []
+    /// false: unnamed statements (pgbouncer in transaction pooling mode).
+    var usePreparedStatements = true
+    var accessLog = true
+    /// How often usage counts are flushed to PostgreSQL.
+    var usageFlushInterval: Duration = .milliseconds(500)
+    /// How long a request waits for a database connection before 503.
+    var poolWait: Duration = .seconds(2)
+
+    enum ConfigurationError: Error, CustomStringConvertible {
+        case invalid(String, String)
+        var description: String {
+            switch self {
+            case .invalid(let name, let value): "invalid value for \(name): \(value)"
+            }
+        }
+    }
+
+    /// Reads the environment, then `--name value` flags (`--port 9000`, `--database-url …`).
+    static func load(environment: [String: String], arguments: [String]) throws -> GatewayConfiguration {
+        var values = environment
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument.hasPrefix("--"), index + 1 < arguments.count {
+                let name = argument.dropFirst(2).uppercased().replacingOccurrences(of: "-", with: "_")
+                values[name] = arguments[index + 1]
+                index += 2
+            } else {
+                index += 1
+            }
+        }
+        var configuration = GatewayConfiguration()
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let text = values[name], !text.isEmpty else { return nil }
+            guard let value = Int(text), range.contains(value) else { throw ConfigurationError.invalid(name, text) }
+            return value
+        }
+        configuration.databaseURL = values["DATABASE_URL"] ?? ""
+        if let host = values["HOST"], !host.isEmpty { configuration.host = host }
+        if let port = try integer("PORT", 0...65535) { configuration.port = port }
+        if let threads = try integer("GATEWAY_THREADS", 1...256) { configuration.threads = threads }
+        if let pool = try integer("DB_POOL_SIZE", 1...1000) { configuration.poolSize = pool }
+        if let body = try integer("MAX_BODY_BYTES", 1...(1 << 30)) { configuration.maxBodyBytes = body }
+        if let token = values["GATEWAY_OPERATOR_TOKEN"], !token.isEmpty { configuration.operatorToken = token }
+        if let proxies = values["TRUSTED_PROXIES"], !proxies.isEmpty {
+            configuration.trustedProxies = try proxies.split(separator: ",").map {
+                let text = $0.trimmingCharacters(in: .whitespaces)
+                guard let cidr = CIDR(text) else { throw ConfigurationError.invalid("TRUSTED_PROXIES", text) }
+                return cidr
+            }
+        }
+        if let prepared = values["DB_PREPARED_STATEMENTS"], !prepared.isEmpty {
+            configuration.usePreparedStatements = !["0", "false", "off", "no"].contains(prepared.lowercased())
+        }
+        if let log = values["ACCESS_LOG"], !log.isEmpty {
+            configuration.accessLog = !["0", "false", "off", "no"].contains(log.lowercased())
+        }
+        if let flush = try integer("USAGE_FLUSH_MS", 10...60_000) { configuration.usageFlushInterval = .milliseconds(flush) }
+        if let wait = try integer("DB_POOL_WAIT_MS", 1...60_000) { configuration.poolWait = .milliseconds(wait) }
+        return configuration
+    }
+
+    var postgres: PostgresConfiguration {
+        var configuration = PostgresConfiguration(connectionString: databaseURL)
+        configuration.poolSize = poolSize
+        configuration.leaseTimeout = poolWait
+        configuration.usePreparedStatements = usePreparedStatements
+        return configuration
+    }
+
+    var http: HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.threads = threads
+        configuration.maxBodyBytes = maxBodyBytes
+        configuration.accessLog = accessLog
+        return configuration
+    }
+}

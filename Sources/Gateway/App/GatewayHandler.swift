@@ -1,0 +1,50 @@
+import HTTPServer
+
+/// The gateway's `HTTPHandler`: routes on the event loop, answers what needs no database there,
+/// and hands everything else to the worker threads.
+struct GatewayHandler: HTTPHandler {
+    let router: Router<Route>
+    let services: Services
+
+    func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        let pipeline = Pipeline(services: services)
+        switch router.match(method: request.method, path: request.path) {
+        case .notFound:
+            reject(APIError.notFound("route"), request, responder, pipeline)
+        case .methodNotAllowed(let allow):
+            var error = APIError(status: 405, code: "method_not_allowed",
+                                 message: "\(request.method) is not allowed here; allowed: \(allow.joined(separator: ", "))")
+            error.headers = [("Allow", allow.joined(separator: ", "))]
+            reject(error, request, responder, pipeline)
+        case .found(let route, let parameters, let template):
+            if case .operator = route.access, services.configuration.operatorToken == nil {
+                reject(APIError.notFound("route"), request, responder, pipeline)
+                return
+            }
+            if route.isInline {
+                pipeline.run(route: route, request: request, parameters: parameters, template: template, responder: responder)
+                return
+            }
+            let accepted = services.workers.submit {
+                pipeline.run(route: route, request: request, parameters: parameters, template: template, responder: responder)
+            }
+            if !accepted {
+                reject(.unavailable(retryAfter: 1), request, responder, pipeline)
+            }
+        }
+    }
+
+    private func reject(_ error: APIError, _ request: HTTPRequest, _ responder: HTTPResponder, _ pipeline: Pipeline) {
+        let response = pipeline.render(.failure(error), request: request, principal: nil, rateHeaders: [])
+        services.metrics.record(route: "unmatched", status: response.status, since: request.receivedAt)
+        responder.respond(response)
+    }
+
+    func errorResponse(status: Int, code: String, message: String, requestID: String) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "application/json")
+        headers.add("Cache-Control", "no-store")
+        let error = APIError(status: status, code: code, message: message)
+        return HTTPResponse(status: status, headers: headers, body: Envelope.error(error, requestID: requestID))
+    }
+}

@@ -1,0 +1,9 @@
+import PostgresStore
+
+/// The schema's migrations, in order. Each is a plain `.sql` file in `Migrations/`, embedded in
+/// the binary; a test checks that this list names every file there.
+enum Migrations {
+    static let all: [Migration] = [
+        Migration(version: 1, name: "initial", sql: String(decoding: PackageResources.m0001_initial_sql, as: UTF8.self)),
+    ]
+}

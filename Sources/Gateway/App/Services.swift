@@ -1,0 +1,11 @@
+import PostgresStore
+
+/// The long-lived parts every request may use, built once at startup.
+struct Services: Sendable {
+    let configuration: GatewayConfiguration
+    let pool: PostgresPool
+    let admission: Admission
+    let usage: UsageRecorder
+    let workers: WorkerPool
+    let metrics: Metrics
+}

@@ -1,0 +1,124 @@
+import Auth
+import HTTPServer
+import PostgresStore
+
+/// `Idempotency-Key` handling: for 24 hours the same key from the same tenant and environment
+/// replays the first response; another request with it is 409; a first request that never
+/// finished (its instance died) is processed afresh after 60 s. 2xx and 4xx are stored, 5xx not.
+///
+/// The record is claimed before the work and completed after it, in separate statements: if the
+/// instance dies between the work's commit and the completion, a retry after 60 s redoes the work.
+struct Idempotency {
+    let pool: PostgresPool
+
+    static let replayWindowHours = 24
+    static let abandonedAfterSeconds = 60
+
+    func run(key: String, context: RequestContext, rateHeaders: [(String, String)],
+             work: () throws(APIError) -> APIResponse,
+             render: (Result<APIResponse, APIError>) -> HTTPResponse) throws -> HTTPResponse {
+        guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F }) else {
+            throw APIError.invalidField("Idempotency-Key", "must be 1-255 printable ASCII characters")
+        }
+        let request = context.request
+        let (orgID, env) = context.principal.map { ($0.orgID, $0.env) } ?? ("_operator", "live")
+        var material = Array("\(request.method)\n\(request.path)\n\(request.query)\n".utf8)
+        material.append(contentsOf: request.body)
+        let fingerprint = Crypto.sha256(material)
+
+        switch try claim(orgID: orgID, env: env, key: key, fingerprint: fingerprint) {
+        case .proceed:
+            break
+        case .conflict(let message):
+            throw APIError(status: 409, code: "idempotency_conflict", message: message)
+        case .replay(let status, let location, let body):
+            var headers = HTTPHeaders()
+            if request.path.hasPrefix("/v1/") { headers.add("Cache-Control", "no-store") }
+            for (name, value) in rateHeaders { headers.add(name, value) }
+            headers.add("Content-Type", "application/json")
+            if let location { headers.add("Location", location) }
+            headers.add("Idempotent-Replayed", "true")
+            return HTTPResponse(status: status, headers: headers, body: body)
+        }
+
+        let result: Result<APIResponse, APIError> = Result { () throws(APIError) in try work() }
+        let response = render(result)
+        do {
+            if response.status >= 500 {
+                _ = try pool.query("DELETE FROM idempotency_keys WHERE org_id = $1 AND env = $2 AND idem_key = $3",
+                                   [.text(orgID), .text(env), .text(key)])
+            } else {
+                var stored = response.body
+                var memoryIDs: [String] = []
+                if case .success(let value) = result {
+                    memoryIDs = value.memoryIDs
+                    if let replayData = value.replayData {
+                        stored = Envelope.success(data: replayData, requestID: request.requestID,
+                                                  processingMilliseconds: elapsedMilliseconds(since: request.receivedAt))
+                    }
+                }
+                _ = try pool.query(
+                    """
+                    UPDATE idempotency_keys SET status = $4, headers = $5, body = $6, memory_ids = $7,
+                           completed_at = clock_timestamp()
+                     WHERE org_id = $1 AND env = $2 AND idem_key = $3
+                    """,
+                    [.text(orgID), .text(env), .text(key), .int(Int64(response.status)),
+                     response.headers["Location"].map { .text($0) } ?? .null, .bytea(stored), .textArray(memoryIDs)])
+            }
+        } catch {
+            Log.error("idempotency record not completed", ["request_id": request.requestID, "error": "\(error)"])
+        }
+        return response
+    }
+
+    private enum Claim {
+        case proceed
+        case conflict(String)
+        case replay(status: Int, location: String?, body: [UInt8])
+    }
+
+    private func claim(orgID: String, env: String, key: String, fingerprint: [UInt8]) throws -> Claim {
+        // One statement: insert a fresh claim, or take over an expired or abandoned one; else
+        // return what is there.
+        let rows = try pool.query(
+            """
+            WITH existing AS (
+                SELECT fingerprint, status, headers, body, started_at, completed_at
+                  FROM idempotency_keys WHERE org_id = $1 AND env = $2 AND idem_key = $3 FOR UPDATE
+            ), takeover AS (
+                UPDATE idempotency_keys k
+                   SET fingerprint = $4, status = NULL, headers = NULL, body = NULL, memory_ids = '{}',
+                       started_at = clock_timestamp(), completed_at = NULL
+                  FROM existing e
+                 WHERE k.org_id = $1 AND k.env = $2 AND k.idem_key = $3
+                   AND (e.started_at < clock_timestamp() - make_interval(hours => \(Self.replayWindowHours))
+                        OR (e.status IS NULL AND e.fingerprint = $4
+                            AND e.started_at < clock_timestamp() - make_interval(secs => \(Self.abandonedAfterSeconds))))
+                RETURNING 1
+            ), inserted AS (
+                INSERT INTO idempotency_keys (org_id, env, idem_key, fingerprint)
+                SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM existing)
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM takeover) + (SELECT count(*) FROM inserted) AS claimed,
+                   e.fingerprint = $4, e.status, e.headers, e.body
+              FROM (SELECT 1) one LEFT JOIN existing e ON true
+            """,
+            [.text(orgID), .text(env), .text(key), .bytea(fingerprint)])
+        guard let row = rows.first else { return .conflict("the request could not be claimed; retry") }
+        if (row.int(0) ?? 0) > 0 { return .proceed }
+        guard row.bool(1) == true else {
+            if row.isNull(1) {
+                // A concurrent first request inserted between our snapshot and insert.
+                return .conflict("a request with this Idempotency-Key is in flight")
+            }
+            return .conflict("this Idempotency-Key was used with another request")
+        }
+        guard let status = row.int(2) else {
+            return .conflict("a request with this Idempotency-Key is still in flight")
+        }
+        return .replay(status: Int(status), location: row.string(3), body: row.bytes(4) ?? [])
+    }
+}

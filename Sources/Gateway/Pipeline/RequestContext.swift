@@ -1,0 +1,63 @@
+import HTTPServer
+import PostgresStore
+
+/// One request as a handler sees it, after routing, authentication and admission.
+struct RequestContext: Sendable {
+    let request: HTTPRequest
+    let parameters: [String: String]
+    let query: QueryParameters
+    let routeTemplate: String
+    let services: Services
+    let responder: HTTPResponder
+    /// Set on tenant routes; nil on operator and service routes.
+    let principal: Principal?
+
+    var pool: PostgresPool { services.pool }
+
+    /// The calling tenant key. Tenant routes always have one: the pipeline admits them first.
+    var tenant: Principal {
+        guard let principal else { preconditionFailure("tenant route reached without a principal") }
+        return principal
+    }
+
+    /// A path parameter (`{id}`); routing guarantees it is present.
+    func parameter(_ name: String) -> String {
+        parameters[name] ?? ""
+    }
+
+    /// The JSON object body. 415 when the body declares another media type, 400 when it is not a
+    /// JSON object.
+    func jsonBody() throws(APIError) -> JSONObject {
+        if let contentType = request.headers["Content-Type"], !Self.isJSON(contentType) {
+            throw APIError.unsupportedMediaType
+        }
+        guard !request.body.isEmpty else {
+            throw APIError(status: 400, code: "invalid_request", message: "a JSON body is required",
+                           details: [.init(field: "body", message: "a JSON object is required")])
+        }
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(request.body)
+        } catch {
+            throw APIError(status: 400, code: "invalid_request", message: "malformed JSON: \(error.message)",
+                           details: [.init(field: "body", message: "malformed JSON: \(error.message)")])
+        }
+        guard case .object(let object) = value else {
+            throw APIError(status: 400, code: "invalid_request", message: "the body must be a JSON object",
+                           details: [.init(field: "body", message: "must be a JSON object")])
+        }
+        return object
+    }
+
+    /// The JSON object body, or an empty object when there is no body.
+    func optionalJSONBody() throws(APIError) -> JSONObject {
+        request.body.isEmpty ? JSONObject() : try jsonBody()
+    }
+
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+}

@@ -1,0 +1,67 @@
+import Auth
+import PostgresStore
+
+/// `GET /v1/account/audit-log`, and the one way events are written: inside the transaction of
+/// the change they describe.
+enum AuditLog {
+    /// Records an event; call inside the change's transaction.
+    static func record(_ connection: PostgresConnection, orgID: String, action: String, actorKeyPrefix: String?,
+                       targetType: String, targetID: String?, details: JSONValue? = nil, requestID: String) throws {
+        _ = try connection.query(
+            """
+            INSERT INTO audit_log (org_id, event_id, action, actor_key_prefix, target_type, target_id, details, request_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            """,
+            [.text(orgID), .text(Identifier.make(prefix: "evt_")), .text(action), actorKeyPrefix.map { .text($0) } ?? .null,
+             .text(targetType), targetID.map { .text($0) } ?? .null,
+             details.map { .jsonb(String(decoding: $0.compactBytes, as: UTF8.self)) } ?? .null, .text(requestID)])
+    }
+
+    static func list(_ context: RequestContext) throws -> APIResponse {
+        let principal = context.tenant
+        var issues = Issues()
+        let limit = Paging.perPage(context.query, &issues, defaultValue: 50)
+        var before: Int64?
+        if let cursor = context.query["cursor"] {
+            if let decoded = Cursor.decode(cursor, orgID: principal.orgID, env: "audit"), decoded.count == 1, let seq = Int64(decoded[0]) {
+                before = seq
+            } else {
+                issues.add("cursor", "is not a valid cursor")
+            }
+        }
+        try issues.check()
+        let rows = try context.pool.query(
+            """
+            SELECT seq, event_id, action, actor_key_prefix, target_type, target_id, details::text, request_id, gw_time(at)
+              FROM audit_log
+             WHERE org_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+             ORDER BY seq DESC LIMIT $3
+            """,
+            [.text(principal.orgID), before.map { .int($0) } ?? .null, .int(Int64(limit + 1))])
+        var events: [JSONValue] = []
+        for row in rows.prefix(limit) {
+            var target = JSONObject()
+            target["type"] = .string(row.string(4) ?? "")
+            target["id"] = row.string(5).map { .string($0) } ?? .null
+            var event = JSONObject()
+            event["id"] = .string(row.string(1) ?? "")
+            event["action"] = .string(row.string(2) ?? "")
+            event["actor_key_prefix"] = row.string(3).map { .string($0) } ?? .null
+            event["target"] = .object(target)
+            if let details = row.string(6), let parsed = try? JSONParser.parse(Array(details.utf8)) {
+                event["details"] = parsed
+            }
+            event["request_id"] = row.string(7).map { .string($0) } ?? .null
+            event["at"] = .string(row.string(8) ?? "")
+            events.append(.object(event))
+        }
+        var nextCursor: JSONValue = .null
+        if rows.count > limit, let last = rows.prefix(limit).last, let seq = last.int(0) {
+            nextCursor = .string(Cursor.encode([String(seq)], orgID: principal.orgID, env: "audit"))
+        }
+        var data = JSONObject()
+        data["events"] = .array(events)
+        data["next_cursor"] = nextCursor
+        return APIResponse(json: .object(data))
+    }
+}

@@ -1,0 +1,161 @@
+/// Reads typed fields of a JSON object body, collecting every problem so one 400 lists them all.
+/// `null` counts as absent for optional fields.
+struct BodyReader {
+    let object: JSONObject
+    var issues = Issues()
+
+    init(_ object: JSONObject) {
+        self.object = object
+    }
+
+    func has(_ name: String) -> Bool {
+        if let value = object[name], value != .null { return true }
+        return false
+    }
+
+    /// True when the field is present with an explicit `null`.
+    func isExplicitNull(_ name: String) -> Bool {
+        object[name] == .null
+    }
+
+    /// A string of `length` Unicode scalars.
+    mutating func string(_ name: String, required: Bool = false, length: ClosedRange<Int>) -> String? {
+        guard let value = object[name], value != .null else {
+            if required { issues.add(name, "is required") }
+            return nil
+        }
+        guard case .string(let text) = value else {
+            issues.add(name, "must be a string")
+            return nil
+        }
+        let count = text.unicodeScalars.count
+        guard length.contains(count) else {
+            issues.add(name, "must be \(length.lowerBound)-\(length.upperBound) characters (got \(count))")
+            return nil
+        }
+        return text
+    }
+
+    /// A string matching an identifier pattern `[A-Za-z0-9_-]{1,max}`.
+    mutating func identifier(_ name: String, maxLength: Int, required: Bool = false) -> String? {
+        guard let text = string(name, required: required, length: 1...Int.max) else { return nil }
+        guard Identifiers.isValid(text, maxLength: maxLength) else {
+            issues.add(name, "must match [A-Za-z0-9_-]{1,\(maxLength)}")
+            return nil
+        }
+        return text
+    }
+
+    mutating func integer(_ name: String, range: ClosedRange<Int>, required: Bool = false) -> Int? {
+        guard let value = object[name], value != .null else {
+            if required { issues.add(name, "is required") }
+            return nil
+        }
+        guard let number = value.intValue, range.contains(number) else {
+            issues.add(name, "must be an integer in \(range.lowerBound)...\(range.upperBound)")
+            return nil
+        }
+        return number
+    }
+
+    mutating func number(_ name: String, range: ClosedRange<Double>) -> Double? {
+        guard let value = object[name], value != .null else { return nil }
+        guard case .number = value, let number = value.doubleValue, range.contains(number) else {
+            issues.add(name, "must be a number in \(range.lowerBound)...\(range.upperBound)")
+            return nil
+        }
+        return number
+    }
+
+    mutating func bool(_ name: String) -> Bool? {
+        guard let value = object[name], value != .null else { return nil }
+        guard case .bool(let flag) = value else {
+            issues.add(name, "must be true or false")
+            return nil
+        }
+        return flag
+    }
+
+    mutating func stringArray(_ name: String, required: Bool = false) -> [String]? {
+        guard let value = object[name], value != .null else {
+            if required { issues.add(name, "is required") }
+            return nil
+        }
+        guard case .array(let items) = value else {
+            issues.add(name, "must be an array of strings")
+            return nil
+        }
+        var result: [String] = []
+        for item in items {
+            guard case .string(let text) = item else {
+                issues.add(name, "must be an array of strings")
+                return nil
+            }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// An RFC 3339 timestamp, returned as given (PostgreSQL parses it exactly).
+    mutating func timestamp(_ name: String) -> String? {
+        guard let text = string(name, length: 1...64) else { return nil }
+        guard UTCDate.parseTimestamp(text) != nil else {
+            issues.add(name, "must be an RFC 3339 date-time such as 2026-11-24T10:30:00Z")
+            return nil
+        }
+        return text
+    }
+
+    /// `metadata`: an object of ≤ 64 keys whose compact JSON is ≤ 16 KiB, values
+    /// string/number/bool/null or arrays of them.
+    mutating func metadata(_ name: String = "metadata") -> JSONObject? {
+        guard let value = object[name], value != .null else { return nil }
+        if let problem = Metadata.problem(value) {
+            issues.add(name, problem)
+            return nil
+        }
+        guard case .object(let metadata) = value else { return nil }
+        return metadata
+    }
+}
+
+/// Validation of ids chosen by callers.
+enum Identifiers {
+    static func isValid(_ text: String, maxLength: Int) -> Bool {
+        let bytes = text.utf8
+        guard !bytes.isEmpty, bytes.count <= maxLength else { return false }
+        return bytes.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x5F || byte == 0x2D
+        }
+    }
+}
+
+/// The contract's metadata rules.
+enum Metadata {
+    static let maxBytes = 16 * 1024
+    static let maxKeys = 64
+
+    /// Why `value` is not valid metadata, or nil when it is.
+    static func problem(_ value: JSONValue) -> String? {
+        guard case .object(let object) = value else { return "must be an object" }
+        guard object.count <= maxKeys else { return "must have at most \(maxKeys) keys" }
+        for (key, item) in object {
+            switch item {
+            case .string, .number, .bool, .null:
+                continue
+            case .array(let elements):
+                for element in elements {
+                    switch element {
+                    case .string, .number, .bool, .null: continue
+                    default: return "values must be strings, numbers, booleans, null or arrays of them (key '\(key)')"
+                    }
+                }
+            default:
+                return "values must be strings, numbers, booleans, null or arrays of them (key '\(key)')"
+            }
+        }
+        guard value.compactBytes.count <= maxBytes else { return "must be at most 16 KiB as compact JSON" }
+        return nil
+    }
+}
