@@ -84,7 +84,7 @@ extension CommandLine {
         body["name"] = .string(name)
         if let plan = options["plan"] { body["plan"] = .string(plan) }
         let created = try Tenants.createTenant(pool: pool, body: body, requestID: RequestID.generate())
-        print(String(decoding: created.full.compactBytes, as: UTF8.self))
+        print(String(decoding: created.full.jsonBytes, as: UTF8.self))
         return 0
     }
 
@@ -106,7 +106,7 @@ extension CommandLine {
         if format == "csv" {
             print(Billing.csv(report), terminator: "")
         } else {
-            print(String(decoding: Billing.json(report).compactBytes, as: UTF8.self))
+            print(String(decoding: Billing.json(report).jsonBytes, as: UTF8.self))
         }
         return 0
     }

@@ -27,7 +27,7 @@ struct APIResponse: Sendable {
     }
 
     init(status: Int = 200, json: JSONValue, headers: [(String, String)] = []) {
-        self.init(status: status, data: json.compactBytes, headers: headers)
+        self.init(status: status, data: json.jsonBytes, headers: headers)
     }
 
     init(status: Int = 200, contentType: String, bytes: [UInt8]) {

@@ -25,8 +25,8 @@ final class Admission: Sendable {
 
     /// Decides one request. `consume` is false for requests that must not count (none today).
     func admit(key: String, clientAddress: String) throws -> Outcome {
-        guard APIKeyFormat.parse(key) != nil else { return .invalid }
-        let hash = APIKeyFormat.hash(key)
+        guard APIKeyMaterial.parse(key) != nil else { return .invalid }
+        let hash = APIKeyMaterial.hash(key)
         let hashHex = hexString(hash)
         let now = ContinuousClock.now
         let remembered = throttled.withLock { table -> (until: ContinuousClock.Instant, error: APIError, principal: Principal)? in
@@ -60,7 +60,7 @@ final class Admission: Sendable {
             keyID: row.string(2) ?? "",
             keyPrefix: row.string(3) ?? "",
             environment: KeyEnvironment(rawValue: row.string(4) ?? "live") ?? .live,
-            scopes: ScopeSet(names: row.stringArray(5) ?? []) ?? [],
+            scopes: ScopeSet.parse(row.stringArray(5) ?? []) ?? [],
             plan: row.string(10) ?? "free",
             monthlyQuota: row.int(11) ?? 0,
             maxMemories: row.int(12) ?? 0,

@@ -7,7 +7,7 @@ enum Envelope {
         out.append(contentsOf: #"{"success":true,"data":"#.utf8)
         out.append(contentsOf: data)
         out.append(contentsOf: #","meta":{"request_id":"#.utf8)
-        JSONValue.appendString(requestID, to: &out)
+        JSONWriter.appendString(requestID, into: &out)
         out.append(contentsOf: #","processing_time_ms":"#.utf8)
         out.append(contentsOf: String(processingMilliseconds).utf8)
         out.append(contentsOf: "}}".utf8)
@@ -33,6 +33,6 @@ enum Envelope {
             ("error", .object(JSONObject(fields))),
             ("meta", .object(JSONObject([("request_id", .string(requestID))]))),
         ]))
-        return body.compactBytes
+        return body.jsonBytes
     }
 }

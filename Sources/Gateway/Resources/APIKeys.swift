@@ -15,7 +15,7 @@ enum APIKeys {
 
     /// Inserts a key and returns (full key, key object row). Call inside a transaction.
     static func insert(_ connection: PostgresConnection, orgID: String, _ new: NewKey) throws -> (key: String, object: JSONObject) {
-        let key = APIKeyFormat.generate(environment: new.environment)
+        let key = APIKeyMaterial.generate(environment: new.environment)
         let rows = try connection.query(
             """
             INSERT INTO api_keys (org_id, key_id, key_hash, key_prefix, name, environment, scopes,
@@ -23,8 +23,8 @@ enum APIKeys {
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[]::cidr[], $10::timestamptz)
             RETURNING \(KeyObject.columns)
             """,
-            [.text(orgID), .text(Identifier.make(prefix: "key_")), .bytea(APIKeyFormat.hash(key)),
-             .text(APIKeyFormat.prefix(key)), .text(new.name), .text(new.environment.rawValue), .textArray(new.scopes),
+            [.text(orgID), .text(Identifier.make(prefix: "key_")), .bytea(APIKeyMaterial.hash(key)),
+             .text(APIKeyMaterial.prefix(key)), .text(new.name), .text(new.environment.rawValue), .textArray(new.scopes),
              new.rateLimit.map { .int(Int64($0)) } ?? .null, new.allowedIPs.map { .textArray($0) } ?? .null,
              new.expiresAt.map { .text($0) } ?? .null])
         guard let row = rows.first else { throw APIError.internalError }
@@ -39,7 +39,7 @@ enum APIKeys {
         if let names = body.stringArray("scopes", required: true) {
             if names.isEmpty {
                 body.issues.add("scopes", "must not be empty")
-            } else if let set = ScopeSet(names: names) {
+            } else if let set = ScopeSet.parse(names) {
                 scopes = set.names
             } else {
                 body.issues.add("scopes", "each scope must be one of read, write, delete, admin")
@@ -75,7 +75,7 @@ enum APIKeys {
         replay["key"] = .null
         var response = APIResponse(status: 201, json: .object(created.object),
                                    headers: [("Location", "/v1/account/api-keys/\(created.object["id"]?.stringValue ?? "")")])
-        response.replayData = JSONValue.object(replay).compactBytes
+        response.replayData = JSONValue.object(replay).jsonBytes
         return response
     }
 
@@ -204,7 +204,7 @@ enum APIKeys {
         replay["key"] = .null
         var response = APIResponse(status: 201, json: .object(object),
                                    headers: [("Location", "/v1/account/api-keys/\(object["id"]?.stringValue ?? "")")])
-        response.replayData = JSONValue.object(replay).compactBytes
+        response.replayData = JSONValue.object(replay).jsonBytes
         return response
     }
 }

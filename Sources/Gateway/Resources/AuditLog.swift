@@ -14,7 +14,7 @@ enum AuditLog {
             """,
             [.text(orgID), .text(Identifier.make(prefix: "evt_")), .text(action), actorKeyPrefix.map { .text($0) } ?? .null,
              .text(targetType), targetID.map { .text($0) } ?? .null,
-             details.map { .jsonb(String(decoding: $0.compactBytes, as: UTF8.self)) } ?? .null, .text(requestID)])
+             details.map { .jsonb(String(decoding: $0.jsonBytes, as: UTF8.self)) } ?? .null, .text(requestID)])
     }
 
     static func list(_ context: RequestContext) throws -> APIResponse {

@@ -64,7 +64,7 @@ enum Tenants {
     static func create(_ context: RequestContext) throws -> APIResponse {
         let created = try createTenant(pool: context.pool, body: try context.jsonBody(), requestID: context.request.requestID)
         var response = APIResponse(status: 201, json: created.full, headers: [("Location", "/v1/admin/tenants/\(created.tenantID)")])
-        response.replayData = created.replay.compactBytes
+        response.replayData = created.replay.jsonBytes
         return response
     }
 

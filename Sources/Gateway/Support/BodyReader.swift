@@ -155,7 +155,7 @@ enum Metadata {
                 return "values must be strings, numbers, booleans, null or arrays of them (key '\(key)')"
             }
         }
-        guard value.compactBytes.count <= maxBytes else { return "must be at most 16 KiB as compact JSON" }
+        guard value.jsonBytes.count <= maxBytes else { return "must be at most 16 KiB as compact JSON" }
         return nil
     }
 }

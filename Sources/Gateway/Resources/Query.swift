@@ -1,0 +1,4 @@
+/// Placeholder until this resource lands; every route answers 501.
+enum Query {
+    static func search(_ context: RequestContext) throws -> APIResponse { throw APIError(status: 501, code: "not_implemented", message: "not implemented yet") }
+}
