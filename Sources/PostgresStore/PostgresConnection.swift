@@ -1,0 +1,528 @@
+import CLibPQ
+import Foundation
+import Glibc
+
+/// One libpq connection (`PGconn`), owned: `PQfinish` runs exactly once, in `deinit`.
+///
+/// Not `Sendable`: a connection is confined to the thread that leased it from ``PostgresPool`` (or to
+/// the ``PostgresListener`` thread). Calls block that thread until PostgreSQL answers.
+///
+/// A call that finds the socket broken throws ``StoreError/unavailable(_:)`` and marks the connection
+/// broken; every later call fails the same way and the pool discards it. A server error (a constraint,
+/// bad input...) leaves it usable.
+public final class PostgresConnection {
+    private let handle: OpaquePointer
+    private let usePreparedStatements: Bool
+    /// Statement names by SQL text and parameter types (the types are part of a prepared statement).
+    private var preparedNames: [String: String] = [:]
+    private var preparedCount = 0
+    /// Set when the connection is found dead; it is never used again.
+    private(set) var isBroken = false
+
+    /// Prepared statements kept per connection; statements beyond this run unnamed, so a caller that
+    /// builds SQL dynamically cannot grow server memory without bound.
+    static let maximumPreparedStatements = 512
+
+    /// Connects, blocking for at most the connect timeout.
+    /// - Throws: ``StoreError/unavailable(_:)`` when the server cannot be reached or refuses us.
+    init(
+        connectionString: String, connectTimeout: Duration, statementTimeout: Duration?,
+        usePreparedStatements: Bool
+    ) throws(StoreError) {
+        let parameters = try Self.connectionParameters(
+            connectionString: connectionString, connectTimeout: connectTimeout, statementTimeout: statementTimeout)
+        let keywords = parameters.map { strdup($0.keyword) }
+        let values = parameters.map { strdup($0.value) }
+        defer {
+            keywords.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        let keywordPointers = keywords.map { UnsafePointer($0) } + [nil]
+        let valuePointers = values.map { UnsafePointer($0) } + [nil]
+        guard let connection = PQconnectdbParams(keywordPointers, valuePointers, 0) else {
+            throw .unavailable("cannot allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(connection))
+            PQfinish(connection)
+            throw .unavailable("cannot connect: \(message)")
+        }
+        // Without this libpq prints every NOTICE ("relation already exists, skipping") on stderr.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        self.handle = connection
+        self.usePreparedStatements = usePreparedStatements
+    }
+
+    convenience init(configuration: PostgresConfiguration) throws(StoreError) {
+        try self.init(
+            connectionString: configuration.connectionString, connectTimeout: configuration.connectTimeout,
+            statementTimeout: configuration.statementTimeout,
+            usePreparedStatements: configuration.usePreparedStatements)
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// The user's connection string split into keywords, plus the session settings the store relies
+    /// on: `TimeZone=UTC`, `DateStyle=ISO`, `client_encoding=UTF8`, `statement_timeout`, a connect
+    /// timeout and TCP keepalives. They travel in the startup packet, so setting them costs no round trip.
+    static func connectionParameters(
+        connectionString: String, connectTimeout: Duration, statementTimeout: Duration?
+    ) throws(StoreError) -> [(keyword: String, value: String)] {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &errorMessage) else {
+            let message = errorMessage.map { trimmed($0) } ?? "out of memory"
+            if let errorMessage { PQfreemem(errorMessage) }
+            throw .unavailable("invalid connection string: \(message)")
+        }
+        defer { PQconninfoFree(options) }
+        var parameters: [(keyword: String, value: String)] = []
+        var index = 0
+        while let keyword = options[index].keyword {
+            if let value = options[index].val {
+                parameters.append((String(cString: keyword), String(cString: value)))
+            }
+            index += 1
+        }
+        func set(_ keyword: String, _ value: String, overriding: Bool) {
+            if let existing = parameters.firstIndex(where: { $0.keyword == keyword }) {
+                if overriding { parameters[existing].value = value }
+            } else {
+                parameters.append((keyword, value))
+            }
+        }
+        let timeoutSeconds = max(2, (connectTimeout.roundedUpMilliseconds + 999) / 1000)
+        set("connect_timeout", String(timeoutSeconds), overriding: true)
+        set("client_encoding", "UTF8", overriding: true)
+        set("keepalives", "1", overriding: false)
+        set("keepalives_idle", String(SessionDefaults.keepalivesIdleSeconds), overriding: false)
+        set("keepalives_interval", String(SessionDefaults.keepalivesIntervalSeconds), overriding: false)
+        set("keepalives_count", String(SessionDefaults.keepalivesCount), overriding: false)
+        set("tcp_user_timeout", String(SessionDefaults.tcpUserTimeoutMilliseconds), overriding: false)
+        set("application_name", SessionDefaults.applicationName, overriding: false)
+        let statementTimeoutMilliseconds = statementTimeout.map { max(1, $0.roundedUpMilliseconds) } ?? 0
+        let session = "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=\(statementTimeoutMilliseconds)"
+        let userOptions = parameters.first(where: { $0.keyword == "options" })?.value ?? ""
+        set("options", userOptions.isEmpty ? session : userOptions + " " + session, overriding: true)
+        return parameters
+    }
+
+    // MARK: Statements
+
+    /// Runs one statement with parameters (extended protocol), results in text format.
+    ///
+    /// With prepared statements on, the statement is prepared on first use on this connection (named
+    /// `s1`, `s2`...), keyed by SQL text and parameter types; otherwise it is sent unnamed each time.
+    /// Parameter types are sent explicitly (`.null` leaves the type to the server).
+    public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(StoreError) -> PostgresRows {
+        try checkUsable()
+        let values = try encode(parameters)
+        let types = parameters.map(PostgresTextFormat.typeOID(of:))
+        let count = Int32(parameters.count)
+        let result: OpaquePointer?
+        if let name = try preparedStatementName(sql: sql, types: types) {
+            result = Self.withParameterPointers(values) { pointers in
+                PQexecPrepared(handle, name, count, pointers, nil, nil, 0)
+            }
+        } else {
+            result = Self.withParameterPointers(values) { pointers in
+                PQexecParams(handle, sql, count, types, pointers, nil, nil, 0)
+            }
+        }
+        return try rows(from: result)
+    }
+
+    /// Runs SQL with the simple query protocol: no parameters, several statements allowed (migrations).
+    /// Execution stops at the first failing statement, whose error is thrown.
+    public func execute(_ sql: String) throws(StoreError) {
+        try checkUsable()
+        _ = try rows(from: PQexec(handle, sql))
+    }
+
+    /// Sends several statements in one round trip (libpq pipeline mode) and returns each one's result,
+    /// in order.
+    ///
+    /// Semantics: each statement is followed by its own sync point, so outside a transaction block each
+    /// runs in its own implicit transaction and an error in one does not affect the others. Inside a
+    /// transaction (after `BEGIN`, e.g. within ``PostgresPool/transaction(isolation:_:)``) an error aborts
+    /// the transaction, and the statements after it fail with `25P02` (in_failed_sql_transaction).
+    /// Statements are prepared as by ``query(_:_:)`` (the preparation travels in the same round trip).
+    /// - Throws: ``StoreError/unavailable(_:)`` only when the connection is unusable before sending;
+    ///   a connection lost midway yields `.unavailable` for the statements without a result.
+    public func pipeline(
+        _ statements: [(sql: String, parameters: [PostgresValue])]
+    ) throws(StoreError) -> [Result<PostgresRows, StoreError>] {
+        try checkUsable()
+        guard !statements.isEmpty else { return [] }
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw connectionError(fallback: "cannot enter pipeline mode")
+        }
+        enum Sent {
+            case failed(StoreError)
+            /// Sent; `preparedName` when a preparation was sent before it.
+            case sent(preparedName: String?, cacheKey: String?)
+            case notSent
+        }
+        var sent: [Sent] = []
+        var sendFailed = false
+        for statement in statements {
+            if sendFailed {
+                sent.append(.notSent)
+                continue
+            }
+            let values: [[UInt8]?]
+            do throws(StoreError) {
+                values = try encode(statement.parameters)
+            } catch {
+                sent.append(.failed(error))
+                continue
+            }
+            let types = statement.parameters.map(PostgresTextFormat.typeOID(of:))
+            let count = Int32(types.count)
+            var ok: Bool
+            var preparedName: String?
+            var cacheKey: String?
+            if usePreparedStatements {
+                let key = Self.cacheKey(sql: statement.sql, types: types)
+                if let name = preparedNames[key] {
+                    ok = Self.withParameterPointers(values) { PQsendQueryPrepared(handle, name, count, $0, nil, nil, 0) } == 1
+                } else if preparedNames.count < Self.maximumPreparedStatements {
+                    let name = nextStatementName()
+                    preparedNames[key] = name
+                    preparedName = name
+                    cacheKey = key
+                    ok = PQsendPrepare(handle, name, statement.sql, count, types) == 1
+                    ok = ok && Self.withParameterPointers(values) { PQsendQueryPrepared(handle, name, count, $0, nil, nil, 0) } == 1
+                } else {
+                    ok = Self.withParameterPointers(values) { PQsendQueryParams(handle, statement.sql, count, types, $0, nil, nil, 0) } == 1
+                }
+            } else {
+                ok = Self.withParameterPointers(values) { PQsendQueryParams(handle, statement.sql, count, types, $0, nil, nil, 0) } == 1
+            }
+            ok = ok && PQpipelineSync(handle) == 1
+            if ok {
+                sent.append(.sent(preparedName: preparedName, cacheKey: cacheKey))
+            } else {
+                if let cacheKey { preparedNames[cacheKey] = nil }
+                sendFailed = true
+                sent.append(.notSent)
+            }
+        }
+        if sendFailed { markBroken() }
+
+        var results: [Result<PostgresRows, StoreError>] = []
+        results.reserveCapacity(statements.count)
+        var lost = isBroken
+        for item in sent {
+            switch item {
+            case .failed(let error):
+                results.append(.failure(error))
+            case .notSent:
+                results.append(.failure(.unavailable("connection lost during pipeline")))
+            case .sent(let preparedName, let cacheKey):
+                if lost {
+                    results.append(.failure(.unavailable("connection lost during pipeline")))
+                    continue
+                }
+                guard let received = collectUntilSync() else {
+                    lost = true
+                    markBroken()
+                    results.append(.failure(.unavailable("connection lost during pipeline")))
+                    continue
+                }
+                var remaining = received[...]
+                if preparedName != nil, let prepareResult = remaining.popFirst() {
+                    if PQresultStatus(prepareResult) != PGRES_COMMAND_OK {
+                        if let cacheKey { preparedNames[cacheKey] = nil }
+                        results.append(.failure(error(from: prepareResult)))
+                        received.forEach { PQclear($0) }
+                        continue
+                    }
+                }
+                do throws(StoreError) {
+                    guard let execResult = remaining.popFirst() else {
+                        throw connectionError(fallback: "no result for a pipelined statement")
+                    }
+                    results.append(.success(try rows(from: execResult, clearing: false)))
+                } catch {
+                    results.append(.failure(error))
+                }
+                received.forEach { PQclear($0) }
+            }
+        }
+        if !isBroken, PQexitPipelineMode(handle) != 1 {
+            markBroken()
+        }
+        return results
+    }
+
+    /// Reads the results of one pipelined statement up to its sync point. `nil` when the connection
+    /// broke first (the results read so far are freed).
+    private func collectUntilSync() -> [OpaquePointer]? {
+        var received: [OpaquePointer] = []
+        var consecutiveNulls = 0
+        while true {
+            guard let result = PQgetResult(handle) else {
+                consecutiveNulls += 1
+                // One NULL follows each statement's results; two in a row, or a dead socket, mean the
+                // stream is broken and more reads would not make progress.
+                if PQstatus(handle) != CONNECTION_OK || consecutiveNulls > 1 {
+                    received.forEach { PQclear($0) }
+                    return nil
+                }
+                continue
+            }
+            consecutiveNulls = 0
+            if PQresultStatus(result) == PGRES_PIPELINE_SYNC {
+                PQclear(result)
+                return received
+            }
+            received.append(result)
+        }
+    }
+
+    // MARK: Pool support
+
+    /// The server-side transaction state, as libpq tracks it (no round trip).
+    var transactionState: TransactionState {
+        switch PQtransactionStatus(handle) {
+        case PQTRANS_IDLE: return .idle
+        case PQTRANS_INTRANS: return .inTransaction
+        case PQTRANS_INERROR: return .failed
+        case PQTRANS_ACTIVE: return .active
+        default: return .unknown
+        }
+    }
+
+    enum TransactionState {
+        case idle, inTransaction, failed, active, unknown
+    }
+
+    /// Whether the connection still looks alive, without a round trip: libpq's status, then whether the
+    /// server closed the socket or sent something (a shutdown notice) while we were not looking.
+    func isAlive() -> Bool {
+        guard !isBroken, PQstatus(handle) == CONNECTION_OK else {
+            markBroken()
+            return false
+        }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else {
+            markBroken()
+            return false
+        }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, 0)
+        if ready > 0 {
+            if PQconsumeInput(handle) != 1 || PQstatus(handle) != CONNECTION_OK || descriptor.revents & Int16(POLLHUP) != 0 {
+                markBroken()
+                return false
+            }
+        }
+        return true
+    }
+
+    func markBroken() {
+        isBroken = true
+    }
+
+    // MARK: Notifications (PostgresListener)
+
+    /// The socket to wait on for notifications.
+    var socketDescriptor: Int32 { PQsocket(handle) }
+
+    /// Reads what arrived on the socket and returns the notifications received.
+    /// - Throws: ``StoreError/unavailable(_:)`` when the connection is lost.
+    func consumeNotifications() throws(StoreError) -> [(channel: String, payload: String)] {
+        guard PQconsumeInput(handle) == 1, PQstatus(handle) == CONNECTION_OK else {
+            throw connectionError(fallback: "connection lost")
+        }
+        var notifications: [(channel: String, payload: String)] = []
+        while let notification = PQnotifies(handle) {
+            notifications.append(
+                (String(cString: notification.pointee.relname), String(cString: notification.pointee.extra)))
+            PQfreemem(notification)
+        }
+        return notifications
+    }
+
+    // MARK: Helpers
+
+    private func checkUsable() throws(StoreError) {
+        if isBroken || PQstatus(handle) != CONNECTION_OK {
+            isBroken = true
+            throw .unavailable("connection is closed")
+        }
+    }
+
+    private func encode(_ parameters: [PostgresValue]) throws(StoreError) -> [[UInt8]?] {
+        var values: [[UInt8]?] = []
+        values.reserveCapacity(parameters.count)
+        for parameter in parameters {
+            values.append(try PostgresTextFormat.encode(parameter))
+        }
+        return values
+    }
+
+    private static func cacheKey(sql: String, types: [UInt32]) -> String {
+        var key = sql
+        key.append("\u{0}")
+        for type in types {
+            key += String(type)
+            key.append(",")
+        }
+        return key
+    }
+
+    private func nextStatementName() -> String {
+        preparedCount += 1
+        return "s\(preparedCount)"
+    }
+
+    /// The name of the prepared statement for this SQL and these types, preparing it if needed; `nil`
+    /// when statements run unnamed.
+    private func preparedStatementName(sql: String, types: [UInt32]) throws(StoreError) -> String? {
+        guard usePreparedStatements else { return nil }
+        let key = Self.cacheKey(sql: sql, types: types)
+        if let name = preparedNames[key] { return name }
+        guard preparedNames.count < Self.maximumPreparedStatements else { return nil }
+        let name = nextStatementName()
+        _ = try rows(from: PQprepare(handle, name, sql, Int32(types.count), types))
+        preparedNames[key] = name
+        return name
+    }
+
+    /// Calls `body` with a C array of NUL-terminated values (NULL pointers for SQL NULL), all in one buffer.
+    private static func withParameterPointers<R>(
+        _ values: [[UInt8]?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
+    ) -> R {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(values.reduce(0) { $0 + ($1?.count ?? 0) + 1 })
+        var offsets: [Int?] = []
+        offsets.reserveCapacity(values.count)
+        for value in values {
+            if let value {
+                offsets.append(buffer.count)
+                buffer.append(contentsOf: value)
+                buffer.append(0)
+            } else {
+                offsets.append(nil)
+            }
+        }
+        return buffer.withUnsafeBufferPointer { bytes in
+            let base = bytes.baseAddress.map { UnsafeRawPointer($0) }
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in
+                guard let offset, let base else { return nil }
+                return (base + offset).assumingMemoryBound(to: CChar.self)
+            }
+            return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+        }
+    }
+
+    /// Turns a result into rows or a thrown error, and frees it (unless `clearing` is false).
+    private func rows(from result: OpaquePointer?, clearing: Bool = true) throws(StoreError) -> PostgresRows {
+        guard let result else {
+            throw connectionError(fallback: "no result")
+        }
+        defer { if clearing { PQclear(result) } }
+        let status = PQresultStatus(result)
+        switch status {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_SINGLE_TUPLE:
+            return Self.copyRows(result)
+        case PGRES_EMPTY_QUERY:
+            return .empty()
+        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+            throw error(from: result)
+        case PGRES_PIPELINE_ABORTED:
+            throw .server(sqlstate: SQLState.inFailedSQLTransaction, message: "pipeline aborted")
+        default:
+            // COPY and other states this store never starts: the protocol state is unknown, so the
+            // connection is not reused.
+            markBroken()
+            throw .server(sqlstate: "", message: "unsupported result status \(String(cString: PQresStatus(status)))")
+        }
+    }
+
+    /// Maps an error result: by SQLSTATE when the server sent one; no SQLSTATE or a dead socket means
+    /// the error came from libpq about the connection, which is then unusable.
+    private func error(from result: OpaquePointer) -> StoreError {
+        let sqlstate = Self.field(result, DiagnosticField.sqlstate)
+        guard let sqlstate, PQstatus(handle) == CONNECTION_OK else {
+            markBroken()
+            let message = Self.trimmed(PQresultErrorMessage(result))
+            return .unavailable(message.isEmpty ? "connection lost" : message)
+        }
+        let message = Self.field(result, DiagnosticField.primaryMessage) ?? Self.trimmed(PQresultErrorMessage(result))
+        let error = StoreError.classify(
+            sqlstate: sqlstate, message: message, constraint: Self.field(result, DiagnosticField.constraintName))
+        if case .unavailable = error { markBroken() }
+        return error
+    }
+
+    /// `.unavailable` with libpq's connection error message, marking the connection broken when it is.
+    private func connectionError(fallback: String) -> StoreError {
+        if PQstatus(handle) != CONNECTION_OK { markBroken() }
+        let message = Self.trimmed(PQerrorMessage(handle))
+        markBroken()
+        return .unavailable(message.isEmpty ? fallback : message)
+    }
+
+    /// `PG_DIAG_*` field codes (character-literal macros, which Swift does not import).
+    private enum DiagnosticField {
+        static let sqlstate = Int32(UInt8(ascii: "C"))
+        static let primaryMessage = Int32(UInt8(ascii: "M"))
+        static let constraintName = Int32(UInt8(ascii: "n"))
+    }
+
+    private static func field(_ result: OpaquePointer, _ code: Int32) -> String? {
+        PQresultErrorField(result, code).map { String(cString: $0) }
+    }
+
+    private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
+        guard let message else { return "" }
+        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func trimmed(_ message: UnsafeMutablePointer<CChar>?) -> String {
+        trimmed(UnsafePointer(message))
+    }
+
+    /// Copies every value of a result into one Swift buffer.
+    private static func copyRows(_ result: OpaquePointer) -> PostgresRows {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        let names = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        var total = 0
+        for row in 0..<rowCount {
+            for column in 0..<columnCount {
+                total += Int(PQgetlength(result, Int32(row), Int32(column)))
+            }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(total)
+        var starts: [Int] = []
+        var lengths: [Int] = []
+        starts.reserveCapacity(rowCount * columnCount)
+        lengths.reserveCapacity(rowCount * columnCount)
+        for row in 0..<rowCount {
+            for column in 0..<columnCount {
+                let (r, c) = (Int32(row), Int32(column))
+                starts.append(bytes.count)
+                if PQgetisnull(result, r, c) == 1 {
+                    lengths.append(-1)
+                } else {
+                    let length = Int(PQgetlength(result, r, c))
+                    lengths.append(length)
+                    if length > 0, let value = PQgetvalue(result, r, c) {
+                        bytes.append(contentsOf: UnsafeRawBufferPointer(start: value, count: length))
+                    }
+                }
+            }
+        }
+        let affected = PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0
+        return PostgresRows(
+            columnNames: names, affectedRows: affected,
+            storage: ResultStorage(
+                rowCount: rowCount, columnCount: columnCount, bytes: bytes, starts: starts, lengths: lengths))
+    }
+}
