@@ -10,9 +10,25 @@ struct GatewayApp {
     static let eventsChannel = "gateway_events"
 
     func serve() throws -> Int32 {
+        let gateway = try prepare()
+        Log.info("serving", ["port": String(gateway.server.boundPort), "threads": String(configuration.threads),
+                             "db_pool_size": String(configuration.poolSize)])
+        gateway.server.run()
+        Log.info("drained; flushing usage")
+        gateway.finish()
+        return 0
+    }
+
+    /// Migrates, binds the listeners and starts the background parts; the caller runs the server
+    /// (`server.run()` to block until SIGTERM, or `server.start()` in tests).
+    func prepare() throws -> RunningGateway {
         let pool = PostgresPool(configuration: configuration.postgres)
         try migrateWithRetry(pool: pool)
-        let services = makeServices(pool: pool)
+        let metrics = Metrics()
+        let services = Services(
+            configuration: configuration, pool: pool, admission: Admission(pool: pool),
+            usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
+            workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics)
         let listener = PostgresListener(
             connectionString: configuration.databaseURL, channels: [Self.eventsChannel],
             onNotification: { _, _ in services.admission.forgetThrottled() },
@@ -21,23 +37,7 @@ struct GatewayApp {
         services.usage.start()
         let server = try HTTPServer(configuration: configuration.http,
                                     handler: GatewayHandler(router: Routes.make(), services: services))
-        Log.info("serving", ["port": String(server.boundPort), "threads": String(configuration.threads),
-                             "db_pool_size": String(configuration.poolSize)])
-        server.run()
-        Log.info("draining done; flushing usage")
-        services.usage.stop()
-        services.workers.stop()
-        listener.stop()
-        pool.close()
-        return 0
-    }
-
-    func makeServices(pool: PostgresPool) -> Services {
-        let metrics = Metrics()
-        return Services(
-            configuration: configuration, pool: pool, admission: Admission(pool: pool),
-            usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
-            workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics)
+        return RunningGateway(server: server, services: services, listener: listener)
     }
 
     /// PostgreSQL may still be starting (several instances and the database come up together).
@@ -53,5 +53,27 @@ struct GatewayApp {
                 Thread.sleep(forTimeInterval: 0.5)
             }
         }
+    }
+}
+
+/// A gateway whose parts are up; `finish` ends them in order after the server stopped.
+struct RunningGateway: Sendable {
+    let server: HTTPServer
+    let services: Services
+    let listener: PostgresListener
+
+    /// After the server drained: flush usage, stop workers, listener and pool.
+    func finish() {
+        services.usage.stop()
+        services.workers.stop()
+        listener.stop()
+        services.pool.close()
+    }
+
+    /// Graceful stop for tests: drain, then `finish`.
+    func stop() {
+        server.shutdown()
+        server.waitUntilStopped()
+        finish()
     }
 }

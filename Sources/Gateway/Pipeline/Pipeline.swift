@@ -38,7 +38,7 @@ struct Pipeline: Sendable {
                 throw APIError.invalidField("query", "the query string is not valid percent-encoded UTF-8")
             }
             if let key = request.headers["Idempotency-Key"], Self.isIdempotentMethod(request.method) {
-                response = try Idempotency(pool: services.pool).run(key: key, context: context, rateHeaders: rateHeaders) {
+                response = try Idempotency(pool: services.pool).run(key: key, context: context, rateHeaders: rateHeaders) { () throws(APIError) -> APIResponse in
                     try self.invoke(route, context)
                 } render: { result in
                     self.render(result, request: request, principal: admitted, rateHeaders: rateHeaders)
