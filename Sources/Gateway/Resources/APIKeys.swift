@@ -23,7 +23,7 @@ enum APIKeys {
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[]::cidr[], $10::timestamptz)
             RETURNING \(KeyObject.columns)
             """,
-            [.text(orgID), .text(Identifier.make(prefix: "key_")), .bytea(APIKeyMaterial.hash(key)),
+            [.text(orgID), .text(Identifier.make(prefix: "key")), .bytea(APIKeyMaterial.hash(key)),
              .text(APIKeyMaterial.prefix(key)), .text(new.name), .text(new.environment.rawValue), .textArray(new.scopes),
              new.rateLimit.map { .int(Int64($0)) } ?? .null, new.allowedIPs.map { .textArray($0) } ?? .null,
              new.expiresAt.map { .text($0) } ?? .null])

@@ -12,7 +12,7 @@ enum AuditLog {
             INSERT INTO audit_log (org_id, event_id, action, actor_key_prefix, target_type, target_id, details, request_id)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             """,
-            [.text(orgID), .text(Identifier.make(prefix: "evt_")), .text(action), actorKeyPrefix.map { .text($0) } ?? .null,
+            [.text(orgID), .text(Identifier.make(prefix: "evt")), .text(action), actorKeyPrefix.map { .text($0) } ?? .null,
              .text(targetType), targetID.map { .text($0) } ?? .null,
              details.map { .jsonb(String(decoding: $0.jsonBytes, as: UTF8.self)) } ?? .null, .text(requestID)])
     }

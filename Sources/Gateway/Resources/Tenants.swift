@@ -41,7 +41,7 @@ enum Tenants {
         let plan = body.string("plan", length: 1...50) ?? "free"
         if !plans.contains(plan) { body.issues.add("plan", "must be one of free, starter, professional") }
         try body.issues.check()
-        let orgID = Identifier.make(prefix: "org_")
+        let orgID = Identifier.make(prefix: "org")
         return try pool.transaction { connection in
             _ = try connection.query("INSERT INTO tenants (org_id, name, plan) VALUES ($1, $2, $3)",
                                      [.text(orgID), .text(name ?? ""), .text(plan)])
