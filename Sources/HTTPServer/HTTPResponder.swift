@@ -1,0 +1,61 @@
+import Synchronization
+
+/// Answers one request. Sendable: use it from any thread, exactly once (later calls are ignored).
+public final class HTTPResponder: Sendable {
+    private let loop: EventLoop
+    private let target: ResponseTarget
+    private let isAnswered = Atomic<Bool>(false)
+
+    init(loop: EventLoop, target: ResponseTarget) {
+        self.loop = loop
+        self.target = target
+    }
+
+    /// Sends `response`. On the loop thread it is written at once; from elsewhere it is queued and the loop woken.
+    public func respond(_ response: HTTPResponse) {
+        guard !isAnswered.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        loop.post(.response(target, response))
+    }
+
+    /// Starts a streamed response: chunked in HTTP/1.1, delimited by closing the connection in 1.0.
+    public func startStream(
+        status: Int, headers: HTTPHeaders, logFields: [(key: String, value: String)]
+    ) -> HTTPBodyStream {
+        let state = StreamState()
+        guard !isAnswered.exchange(true, ordering: .acquiringAndReleasing) else {
+            state.clientGone()
+            return HTTPBodyStream(loop: loop, target: target, state: state)
+        }
+        loop.post(.streamStart(target, status: status, headers: headers, logFields: logFields, state))
+        return HTTPBodyStream(loop: loop, target: target, state: state)
+    }
+}
+
+/// The body of a streamed response. Write from a thread that is not an event loop.
+public final class HTTPBodyStream: Sendable {
+    private let loop: EventLoop
+    private let target: ResponseTarget
+    private let state: StreamState
+
+    init(loop: EventLoop, target: ResponseTarget, state: StreamState) {
+        self.loop = loop
+        self.target = target
+        self.state = state
+    }
+
+    /// Queues bytes. Blocks while more than about 1 MiB is queued unsent, so memory stays bounded;
+    /// returns false once the client is gone (or after `finish`).
+    public func write(_ bytes: [UInt8]) -> Bool {
+        if bytes.isEmpty { return true }
+        guard state.reserve(bytes.count, mayBlock: !loop.isCurrentThread) else { return false }
+        loop.post(.streamData(target, bytes))
+        return true
+    }
+
+    /// Ends the response. Later calls are ignored.
+    public func finish() {
+        if state.markFinished() {
+            loop.post(.streamEnd(target))
+        }
+    }
+}
