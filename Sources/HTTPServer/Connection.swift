@@ -54,6 +54,8 @@ final class Connection {
     var isQueuedForInput = false
     var isQueuedForFlush = false
     var isClosed = false
+    /// The last response refused the request before its body was read: linger so it is not lost.
+    var wasRefused = false
 
     init(fd: Int32, id: UInt64, peerAddress: String, limits: HTTPParser.Limits) {
         self.fd = fd

@@ -317,6 +317,7 @@ final class LoopRunner {
             requestID: id, startedAt: Socket.monotonicNanoseconds(), number: connection.requestNumber)
         connection.phase = .reading
         connection.closeAfterFlush = true
+        connection.wasRefused = true
         write(response, for: context, on: connection)
     }
 
@@ -516,6 +517,13 @@ final class LoopRunner {
             return
         }
         shutdown(connection.fd, Int32(SHUT_WR))
+        if !connection.wasRefused {
+            // A request that asked to close: the client has nothing more to send that matters.
+            // Drop what is buffered and close; the FIN already went out with shutdown.
+            while recv(connection.fd, readBuffer.baseAddress, readBuffer.count, 0) > 0 {}
+            close(connection)
+            return
+        }
         connection.phase = .lingering
         connection.timer = .linger
         connection.deadline = now + LoopRunner.lingerNanoseconds

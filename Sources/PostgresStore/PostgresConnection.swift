@@ -115,6 +115,7 @@ public final class PostgresConnection {
     /// With prepared statements on, the statement is prepared on first use on this connection (named
     /// `s1`, `s2`...), keyed by SQL text and parameter types; otherwise it is sent unnamed each time.
     /// Parameter types are sent explicitly (`.null` leaves the type to the server).
+    @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(StoreError) -> PostgresRows {
         try checkUsable()
         let values = try encode(parameters)

@@ -64,6 +64,7 @@ public final class PostgresPool: Sendable {
     }
 
     /// Leases a connection for one statement: ``PostgresConnection/query(_:_:)``.
+    @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws -> PostgresRows {
         try withConnection { connection in try connection.query(sql, parameters) }
     }

@@ -99,12 +99,14 @@ enum PostgresTextFormat {
     /// RFC 3339 in UTC with microseconds, e.g. `2026-11-24T10:30:00.123456Z`.
     /// Dates beyond PostgreSQL's range become `infinity` / `-infinity`.
     static func formatTimestamp(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
+        // Date counts from 2001: computing from that (not from 1970) rounds once, not twice.
+        let sinceReference = date.timeIntervalSinceReferenceDate
+        let seconds = sinceReference + referenceDateUnixSeconds
         // PostgreSQL's timestamptz spans 4713 BC to 294276 AD.
         if seconds.isNaN { return "infinity" }
         if seconds > 9_224_318_016_000 { return "infinity" }
         if seconds < -210_866_803_200 { return "-infinity" }
-        let totalMicros = Int64((seconds * 1_000_000).rounded())
+        let totalMicros = Int64((sinceReference * 1_000_000).rounded()) + Int64(referenceDateUnixSeconds) * 1_000_000
         let (days, microOfDay) = floorDivide(totalMicros, 86_400_000_000)
         let (year, month, day) = civil(fromDays: days)
         let secondOfDay = microOfDay / 1_000_000
@@ -134,6 +136,9 @@ enum PostgresTextFormat {
         }
         return (quotient, remainder)
     }
+
+    /// 2001-01-01T00:00:00Z, `Date`'s reference date, in Unix seconds.
+    private static let referenceDateUnixSeconds: Double = 978_307_200
 
     // MARK: Calendar (proleptic Gregorian, H. Hinnant's algorithms)
 
@@ -244,9 +249,11 @@ enum PostgresTextFormat {
         guard cursor.isAtEnd else { return nil }
         let days = days(fromCivilYear: astronomicalYear, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        // One division of an exact integer: the nearest Double to the instant, so a value written with
-        // microsecond precision reads back to the same microsecond.
-        return Date(timeIntervalSince1970: Double(seconds * 1_000_000 + micro) / 1_000_000)
+        // One division of an exact integer, relative to Date's own epoch (2001): the nearest Date to the
+        // instant, so a value written with microsecond precision reads back to the same microsecond
+        // (for years 1865 to 2137, where a Double still resolves half a microsecond).
+        let microsSinceReference = (seconds - Int64(referenceDateUnixSeconds)) * 1_000_000 + micro
+        return Date(timeIntervalSinceReferenceDate: Double(microsSinceReference) / 1_000_000)
     }
 
     /// `bytea` in the `hex` output format (`\x0aff`), or the older `escape` format.

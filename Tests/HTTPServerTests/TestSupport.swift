@@ -67,6 +67,9 @@ extension Array where Element == UInt8 {
 
 /// A handler for end-to-end tests.
 struct TestHandler: HTTPHandler {
+    /// Chunks written so far by `/stream` producers (to see that a producer blocks).
+    static let streamChunksWritten = Atomic<Int>(0)
+
     func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         switch request.path {
         case "/healthz":
@@ -100,6 +103,7 @@ struct TestHandler: HTTPHandler {
                 for _ in 0..<64 { chunk += line }
                 for _ in 0..<(megabytes * 16) {
                     guard stream.write(chunk) else { return }
+                    TestHandler.streamChunksWritten.add(1, ordering: .relaxed)
                 }
                 stream.finish()
             }

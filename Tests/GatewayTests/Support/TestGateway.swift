@@ -9,6 +9,11 @@ import Synchronization
 final class TestGateway: Sendable {
     static let operatorToken = "test-operator-token-0123456789"
 
+    /// One gateway shared by the suites that need no special configuration.
+    static let shared: TestGateway = {
+        do { return try TestGateway() } catch { fatalError("test gateway did not start: \(error)") }
+    }()
+
     let running: RunningGateway
     let port: Int
 

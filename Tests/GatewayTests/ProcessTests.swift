@@ -1,0 +1,76 @@
+import Foundation
+import PostgresStore
+import Testing
+@testable import Gateway
+
+/// The executable: concurrent migration, the CLI, SIGTERM.
+@Suite(.serialized) struct ProcessTests {
+    @Test func threeInstancesMigrateOneDatabaseOnce() throws {
+        let url = try GatewayProcess.freshDatabase()
+        let results = UnsafeResults()
+        DispatchQueue.concurrentPerform(iterations: 3) { index in
+            let result = try? GatewayProcess.run(["migrate"], environment: ["DATABASE_URL": url])
+            results.set(index, result?.status ?? -1)
+        }
+        #expect(results.values == [0, 0, 0])
+        let pool = PostgresPool(configuration: PostgresConfiguration(connectionString: url))
+        defer { pool.close() }
+        let rows = try pool.query("SELECT count(*), count(DISTINCT version) FROM schema_migrations")
+        #expect(rows.first?.int(0) == Int64(Migrations.all.count))
+        #expect(rows.first?.int(1) == Int64(Migrations.all.count))
+        #expect(try Migrator.isCurrent(pool: pool, migrations: Migrations.all))
+    }
+
+    @Test func tenantCreateCommandPrintsBareJSON() throws {
+        let result = try GatewayProcess.run(["tenant", "create", "--name", "CLI Co", "--plan", "starter"],
+                                            environment: ["DATABASE_URL": TestGateway.databaseURL])
+        #expect(result.status == 0)
+        let json = try JSONParser.parse(result.stdout)
+        #expect(json["tenant"]?["name"]?.stringValue == "CLI Co")
+        #expect(json["tenant"]?["plan"]?.stringValue == "starter")
+        #expect(json["api_key"]?["key"]?.stringValue?.hasPrefix("mem_live_") == true)
+        #expect(json["success"] == nil)
+        let bad = try GatewayProcess.run(["tenant", "create", "--name", "x", "--plan", "gold"],
+                                         environment: ["DATABASE_URL": TestGateway.databaseURL])
+        #expect(bad.status != 0)
+    }
+
+    @Test func sigtermDrainsAndFlushesUsage() throws {
+        let port = GatewayProcess.freePort()
+        let process = try GatewayProcess.serve(environment: [
+            "DATABASE_URL": TestGateway.databaseURL, "PORT": String(port), "HOST": "127.0.0.1",
+            "USAGE_FLUSH_MS": "60000", "ACCESS_LOG": "false",
+        ])
+        defer { if process.isRunning { process.terminate() } }
+        let client = TestHTTPClient(port: port)
+        #expect(eventually(timeout: .seconds(20)) { (try? client.request("GET", "/healthz").status) == 200 })
+        let tenant = try TestGateway.shared.createTenant()
+        for _ in 0..<7 { #expect(try client.call("GET", "/v1/account", key: tenant.key).status == 200) }
+        client.close()
+        kill(process.processIdentifier, SIGTERM)
+        #expect(eventually(timeout: .seconds(10)) { !process.isRunning })
+        #expect(process.terminationStatus == 0)
+        let pool = PostgresPool(configuration: PostgresConfiguration(connectionString: TestGateway.databaseURL))
+        defer { pool.close() }
+        let rows = try pool.query("SELECT coalesce(sum(requests), 0) FROM usage_counters WHERE org_id = $1", [.text(tenant.orgID)])
+        #expect(rows.first?.int(0) == 7)
+    }
+}
+
+/// Results written from concurrent closures, for tests.
+final class UnsafeResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [Int: Int32] = [:]
+
+    func set(_ index: Int, _ value: Int32) {
+        lock.lock()
+        storage[index] = value
+        lock.unlock()
+    }
+
+    var values: [Int32] {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage.keys.sorted().map { storage[$0] ?? -1 }
+    }
+}

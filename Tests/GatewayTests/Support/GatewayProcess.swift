@@ -1,0 +1,55 @@
+import Foundation
+import PostgresStore
+
+/// The built `memory-gateway` executable, run as a child process for tests of the command line,
+/// of signals and of several instances.
+struct GatewayProcess {
+    static var executable: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../.build/debug/memory-gateway").standardized
+    }
+
+    /// Runs a command to completion; returns (status, stdout, stderr).
+    static func run(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Starts `serve` in the background.
+    static func serve(environment: [String: String]) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve"]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// A new empty database on the test server; returns its URL.
+    static func freshDatabase() throws -> String {
+        let base = TestGateway.databaseURL
+        guard let slash = base.range(of: "/", options: .backwards) else { return base }
+        let name = "mg_\(UInt32.random(in: 0...UInt32.max))"
+        let admin = PostgresPool(configuration: PostgresConfiguration(connectionString: String(base[..<slash.lowerBound]) + "/postgres"))
+        defer { admin.close() }
+        _ = try admin.query("CREATE DATABASE \(name)")  // the name is ours, not input
+        return String(base[..<slash.lowerBound]) + "/" + name
+    }
+
+    static func freePort() -> Int {
+        Int.random(in: 20_000...40_000)
+    }
+}

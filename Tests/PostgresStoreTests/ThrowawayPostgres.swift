@@ -1,0 +1,129 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// A private PostgreSQL server in a temporary directory on a free port, for tests that stop and start
+/// it (so they never disturb the shared server other suites use). Started with the options
+/// scripts/postgres.sh uses; run as the `postgres` user when we are root.
+final class ThrowawayPostgres: Sendable {
+    struct CommandFailed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let directory: String
+    let port: Int
+    private let binaries: String
+
+    var dataDirectory: String { directory + "/pgdata" }
+    var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
+
+    init() throws {
+        binaries = Self.binaryDirectory()
+        var template = Array("/tmp/mg-store-pg.XXXXXX".utf8CString)
+        guard let created = mkdtemp(&template) else { throw CommandFailed(description: "mkdtemp failed") }
+        directory = String(cString: created)
+        port = Self.freePort()
+        chmod(directory, 0o755)
+        if getuid() == 0 {
+            try Self.run(["/usr/bin/chown", "postgres", directory], asPostgres: false, log: nil)
+        }
+        try Self.run(
+            [binaries + "/initdb", "-D", dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C",
+             "--no-sync"],
+            asPostgres: true, log: directory + "/initdb.log")
+        try start()
+    }
+
+    /// The directory of `initdb` and `pg_ctl`: `MG_TEST_PG_BINDIR`, else the newest /usr/lib/postgresql/*/bin.
+    static func binaryDirectory() -> String {
+        if let directory = ProcessInfo.processInfo.environment["MG_TEST_PG_BINDIR"], !directory.isEmpty {
+            return directory
+        }
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        let newest = versions.compactMap { Int($0) }.max()
+        return newest.map { "/usr/lib/postgresql/\($0)/bin" } ?? "/usr/lib/postgresql/15/bin"
+    }
+
+    func start() throws {
+        let options =
+            "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=50 -c fsync=off -c shared_buffers=16MB"
+        try Self.run(
+            [binaries + "/pg_ctl", "-D", dataDirectory, "-l", directory + "/postgres.log", "-w", "-t", "60",
+             "-o", options, "start"],
+            asPostgres: true, log: directory + "/pg_ctl.log")
+    }
+
+    /// Stops the server; `fast` terminates sessions politely, `immediate` kills them like a crash.
+    func stop(mode: String = "fast") throws {
+        try Self.run(
+            [binaries + "/pg_ctl", "-D", dataDirectory, "-m", mode, "-w", "-t", "60", "stop"],
+            asPostgres: true, log: directory + "/pg_ctl.log")
+    }
+
+    /// Stops the server (if running) and deletes its directory.
+    func destroy() {
+        try? stop(mode: "immediate")
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private static let atExit = Mutex<[ThrowawayPostgres]>([])
+
+    /// Destroys `server` when the test process exits.
+    static func stopAtExit(_ server: ThrowawayPostgres) {
+        let isFirst = atExit.withLock { servers in
+            servers.append(server)
+            return servers.count == 1
+        }
+        if isFirst {
+            atexit {
+                for server in ThrowawayPostgres.atExit.withLock({ $0 }) { server.destroy() }
+            }
+        }
+    }
+
+    private static func run(_ arguments: [String], asPostgres: Bool, log: String?) throws {
+        let process = Process()
+        var arguments = arguments
+        if asPostgres && getuid() == 0 {
+            arguments = ["-u", "postgres", "--"] + arguments
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        } else {
+            process.executableURL = URL(fileURLWithPath: arguments.removeFirst())
+        }
+        process.arguments = arguments
+        // Never a pipe: the server pg_ctl forks would inherit it and keep it open.
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        if let log {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            if getuid() == 0 { chmod(log, 0o666) }
+            process.standardError = FileHandle(forWritingAtPath: log)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let detail = log.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+            throw CommandFailed(description: "\(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(detail)")
+        }
+    }
+
+    /// A TCP port free on loopback right now.
+    static func freePort() -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(descriptor, generic, length)
+                return getsockname(descriptor, generic, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
