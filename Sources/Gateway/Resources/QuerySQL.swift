@@ -29,7 +29,9 @@ struct QuerySQL: Sendable {
     static let recencyHalfLifeSeconds = "2592000.0"
 
     var text: String {
-        let configuration = "(SELECT c FROM cfg)"
+        let configuration = usesStoredVectors ? "'english'::regconfig" : "$4::bigint::oid::regconfig"
+        // An immutable expression of parameters: folded to a constant tsquery at planning.
+        let anyQuery = "gw_any_query(\(configuration), $3::text)"
         let memoryVector = usesStoredVectors ? "m.tsv" : "to_tsvector(\(configuration), m.text)"
         let versionVector = "to_tsvector(\(configuration), v.text)"
 
@@ -39,7 +41,7 @@ struct QuerySQL: Sendable {
             if filters { parts.append("AND \(alias).metadata @> $6::jsonb") }
             // Without hybrid search only memories holding a term can match: let the GIN index find
             // them. With it, any memory may hold a term by trigram similarity, so all are scored.
-            if !hybridSearch { parts.append("AND \(vector) @@ (SELECT any_q FROM q)") }
+            if !hybridSearch { parts.append("AND \(vector) @@ \(anyQuery)") }
             return parts.joined(separator: "\n       ")
         }
 
@@ -80,22 +82,20 @@ struct QuerySQL: Sendable {
             : ""
 
         return """
-            WITH cfg AS MATERIALIZED (SELECT \(usesStoredVectors ? "'english'::regconfig" : "$4::bigint::oid::regconfig") AS c),
-            terms AS MATERIALIZED (
+            WITH terms AS MATERIALIZED (
                 SELECT coalesce(array_agg(DISTINCT l), '{}'::text[]) AS lexemes
-                  FROM unnest(tsvector_to_array(to_tsvector((SELECT c FROM cfg), $3::text))) AS l
+                  FROM unnest(tsvector_to_array(to_tsvector(\(configuration), $3::text))) AS l
             ),
             q AS MATERIALIZED (
                 SELECT t.lexemes, cardinality(t.lexemes) AS n,
-                       (SELECT string_agg('''' || replace(replace(l, '\\', '\\\\'), '''', '''''') || '''', ' | ')
-                          FROM unnest(t.lexemes) AS l)::tsquery AS any_q,
+                       \(anyQuery) AS any_q,
                        CASE WHEN cardinality(t.lexemes) > 0
-                            THEN websearch_to_tsquery((SELECT c FROM cfg), $3::text) END AS web_q
+                            THEN websearch_to_tsquery(\(configuration), $3::text) END AS web_q
                   FROM terms t
             ),
             qwords AS MATERIALIZED (
                 SELECT l AS lexeme, lower(d.token) AS word
-                  FROM terms, ts_debug((SELECT c FROM cfg), $3::text) AS d, unnest(d.lexemes) AS l
+                  FROM terms, ts_debug(\(configuration), $3::text) AS d, unnest(d.lexemes) AS l
                  WHERE \(hybridSearch ? "true" : "false") AND l = ANY (terms.lexemes)
                 UNION
                 SELECT l, l FROM terms, unnest(terms.lexemes) AS l WHERE \(hybridSearch ? "true" : "false")
