@@ -58,6 +58,16 @@ import Glibc
         }
     }
 
+    @Test func answersEveryPipelinedRequestBeforeAHalfClose() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let client = try TestClient(port: server.port)
+        client.send(String(repeating: "GET /offthread HTTP/1.1\r\nHost: x\r\n\r\n", count: 3))
+        client.shutdownWrite()
+        for _ in 0..<3 { #expect(client.readResponse()?.status == 201) }
+        #expect(client.waitForClose())
+    }
+
     @Test func pipelinesSlowAndFastHandlersInOrder() throws {
         let server = try TestServer()
         defer { server.stop() }
