@@ -167,3 +167,25 @@ import Testing
         }
     }
 }
+
+/// The two quota refusals' shapes, without a server.
+@Suite struct RateLimitErrorShapeTests {
+    @Test func memoryQuotaRefusalHasNullRetryAfterAndNoHeader() throws {
+        let error = APIError(status: 429, code: "quota_exceeded", message: "full", retryAfterIsNull: true)
+        #expect(error.retryAfter == nil)
+        #expect(!error.headers.contains { $0.0.lowercased() == "retry-after" })
+        let body = try JSONParser.parse(Envelope.error(error, requestID: "req_1"))
+        #expect(body["error"]?["retry_after"] == .null)
+        #expect(body["error"]?["code"]?.stringValue == "quota_exceeded")
+    }
+
+    @Test func rateLimitHeadersCarryBothForms() {
+        let state = RateLimitState(limit: 10, remaining: 0, resetSeconds: 42)
+        let headers = Dictionary(state.headers, uniquingKeysWith: { first, _ in first })
+        #expect(headers["RateLimit-Limit"] == "10")
+        #expect(headers["RateLimit-Remaining"] == "0")
+        #expect(headers["RateLimit-Reset"] == "42")
+        #expect(headers["RateLimit-Policy"] == "\"minute\";q=10;w=60")
+        #expect(headers["RateLimit"] == "\"minute\";r=0;t=42")
+    }
+}
