@@ -137,6 +137,22 @@ struct QuerySeed {
         #expect(ids(negatedTerm) == ["java"])
     }
 
+    @Test func awkwardContextsNeverFail() throws {
+        let (seed, key) = try tenant()
+        try seed.insert("m", "O'Reilly wrote about C:\\path and 50% of a|b & !c")
+        let contexts = ["O'Reilly", "'; DROP TABLE memories; --", "a\\b", "!!!", "& | ! ( ) : *", "\"unclosed",
+                        "path:*", "日本語のテキスト", "emoji 🎉 party", "c:\\path"]
+        for context in contexts {
+            for hybrid in [false, true] {
+                let response = try query(key, [("context", .string(context)), ("hybrid_search", .bool(hybrid)),
+                                               ("relevance_threshold", 0), ("count_below_threshold", true)])
+                #expect(response.status == 200, "\(context): \(response.text)")
+                #expect(response.data?["query_context"] == .string(context))
+            }
+        }
+        #expect(ids(try query(key, [("context", "O'Reilly")])) == ["m"])
+    }
+
     @Test func maxMemoriesLimitsBestFirst() throws {
         let (seed, key) = try tenant()
         for index in 0..<5 { try seed.insert("m\(index)", "coffee note \(index)") }
