@@ -173,6 +173,11 @@ import Testing
         // Each line is the memory object GET shows.
         #expect(lines[1] == (try tenant.call("GET", "/v1/memories/e2").data))
 
+        let head = try tenant.call("HEAD", "/v1/memories/export")
+        #expect(head.status == 200)
+        #expect(head.header("Content-Type") == "application/x-ndjson")
+        #expect(try tenant.call("GET", "/v1/memories/count").status == 200)  // the connection is still usable
+
         let withHistory = try tenant.call("GET", "/v1/memories/export?include_history=true&space_id=s")
         let single = withHistory.text.split(separator: "\n")
         #expect(single.count == 1)

@@ -96,7 +96,7 @@ func detailFields(_ response: TestResponse) -> [String] {
         #expect(over.status == 400)
         #expect(over.errorCode == "invalid_request")
         #expect(detailFields(over) == ["text"])
-        for body: JSONValue in [["text": ""], [:], ["text": 5], ["text": nil], ["metadata": ["a": 1]]] {
+        for body: JSONValue in [["text": ""], [:], ["text": 5], ["text": nil], ["metadata": ["a": 1]], ["text": "a\u{0}b"]] {
             let response = try tenant.call("POST", "/v1/memories", body)
             #expect(response.status == 400, "\(body)")
             #expect(detailFields(response).contains("text"), "\(body)")
@@ -145,6 +145,10 @@ func detailFields(_ response: TestResponse) -> [String] {
         #expect(taken.status == 409)
         #expect(taken.errorCode == "conflict")
         #expect(try tenant.call("GET", "/v1/memories/my_id-1").data?["text"] == "t")
+        // A refused write leaves nothing behind, not even the space it named.
+        let takenWithSpace = try tenant.call("POST", "/v1/memories", ["text": "o", "memory_id": "my_id-1", "space_id": "fresh"])
+        #expect(takenWithSpace.status == 409)
+        #expect(try tenant.call("GET", "/v1/spaces/fresh").status == 404)
 
         for bad in [String(repeating: "a", count: 129), "has space", "dot.ted", "", "count", "batch", "export", "ü"] {
             let response = try tenant.call("POST", "/v1/memories", ["text": "t", "memory_id": .string(bad)])
@@ -283,6 +287,11 @@ func detailFields(_ response: TestResponse) -> [String] {
         let atUpdate = try tenant.call("GET", "/v1/memories/t?as_of=\(updated)")
         #expect(atUpdate.data?["text"] == "two")
         #expect(atUpdate.data?["version"] == 2)
+        // An offset, percent-encoded or not (an unencoded `+` arrives as a space).
+        let offsetForm = created.replacingOccurrences(of: "Z", with: "+00:00")
+        #expect(try tenant.call("GET", "/v1/memories/t?as_of=\(offsetForm)").data?["version"] == 1)
+        let encoded = offsetForm.replacingOccurrences(of: "+", with: "%2B")
+        #expect(try tenant.call("GET", "/v1/memories/t?as_of=\(encoded)").data?["version"] == 1)
         let later = try tenant.call("GET", "/v1/memories/t?as_of=2999-01-01T00:00:00Z")
         #expect(later.data?["version"] == 2)
         // An offset form of the same instant.

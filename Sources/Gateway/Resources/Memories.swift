@@ -17,26 +17,37 @@ enum Memories {
         guard let input else { throw APIError.invalidRequest("the memory is not valid") }
         let memoryID = input.memoryID ?? Identifier.make(prefix: "mem")
 
-        let memory = try context.pool.transaction { connection -> JSONObject in
-            try MemoryWrites.reserveQuota(connection, principal: principal, adding: 1)
-            if let spaceID = input.spaceID {
-                try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID)
+        let insert = """
+            INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'api', $7, $8)
+            ON CONFLICT DO NOTHING
+            RETURNING \(MemoryObject.columns)
+            """
+        let parameters: [PostgresValue] = [
+            .text(principal.orgID), .text(principal.env), .text(memoryID), .text(input.text),
+            .jsonb(input.metadataJSON ?? "{}"), input.spaceID.map(PostgresValue.text) ?? .null,
+            .text(context.request.requestID), .text(principal.keyPrefix),
+        ]
+        let rows: PostgresRows
+        if input.spaceID == nil, !(principal.hardQuota && principal.isLive) {
+            // Nothing else to do: one statement, one round trip.
+            rows = try context.pool.query(insert, parameters)
+        } else {
+            rows = try context.pool.transaction { connection in
+                try MemoryWrites.reserveQuota(connection, principal: principal, adding: 1)
+                if let spaceID = input.spaceID {
+                    try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID)
+                }
+                let rows = try connection.query(insert, parameters)
+                // A taken id writes nothing: roll back the space made on first use too.
+                if rows.isEmpty { throw APIError.conflict("a memory with id '\(memoryID)' already exists") }
+                return rows
             }
-            let rows = try connection.query(
-                """
-                INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
-                VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'api', $7, $8)
-                ON CONFLICT DO NOTHING
-                RETURNING \(MemoryObject.columns)
-                """,
-                [.text(principal.orgID), .text(principal.env), .text(memoryID), .text(input.text),
-                 .jsonb(input.metadataJSON ?? "{}"), input.spaceID.map(PostgresValue.text) ?? .null,
-                 .text(context.request.requestID), .text(principal.keyPrefix)])
-            guard let row = rows.first else {
-                throw APIError.conflict("a memory with id '\(memoryID)' already exists")
-            }
-            return MemoryObject.json(row)
         }
+        guard let row = rows.first else {
+            throw APIError.conflict("a memory with id '\(memoryID)' already exists")
+        }
+        let memory = MemoryObject.json(row)
         var response = APIResponse(status: 201, json: .object(memory),
                                    headers: [("Location", "/v1/memories/\(memoryID)")])
         response.memoryIDs = [memoryID]
@@ -49,14 +60,7 @@ enum Memories {
         let principal = context.tenant
         let memoryID = context.parameter("id")
         var issues = Issues()
-        var asOf: String?
-        if let text = context.query["as_of"] {
-            if text.utf8.count <= 64, UTCDate.parseTimestamp(text) != nil {
-                asOf = text
-            } else {
-                issues.add("as_of", "must be an RFC 3339 date-time such as 2026-11-24T10:30:00Z")
-            }
-        }
+        let asOf = MemoryFilter.timestamp(context.query, "as_of", &issues)
         try issues.check()
         let parameters: [PostgresValue] = [.text(principal.orgID), .text(principal.env), .text(memoryID)]
         let rows: PostgresRows
@@ -165,10 +169,17 @@ enum Memories {
         try context.pool.transaction { connection in
             let key: [PostgresValue] = [.text(principal.orgID), .text(principal.env), .text(memoryID)]
             let deleted = try connection.query(
-                "DELETE FROM memories WHERE org_id = $1 AND env = $2 AND memory_id = $3 RETURNING memory_id", key)
+                """
+                WITH gone AS (
+                    DELETE FROM memories WHERE org_id = $1 AND env = $2 AND memory_id = $3 RETURNING memory_id
+                ), versions AS (
+                    DELETE FROM memory_versions v USING gone
+                     WHERE v.org_id = $1 AND v.env = $2 AND v.memory_id = gone.memory_id
+                )
+                SELECT memory_id FROM gone
+                """,
+                key)
             guard !deleted.isEmpty else { throw APIError.notFound("memory") }
-            _ = try connection.query(
-                "DELETE FROM memory_versions WHERE org_id = $1 AND env = $2 AND memory_id = $3", key)
             try MemoryWrites.forgetReplays(connection, principal: principal, memoryIDs: [memoryID])
         }
         var data = JSONObject()

@@ -65,13 +65,28 @@ struct MemoryFilter: Sendable {
         return documents
     }
 
-    private static func timestamp(_ query: QueryParameters, _ name: String, _ issues: inout Issues) -> String? {
+    /// The query parameter `name` as an RFC 3339 timestamp for `$n::timestamptz`, or an issue.
+    static func timestamp(_ query: QueryParameters, _ name: String, _ issues: inout Issues) -> String? {
         guard let text = query[name] else { return nil }
-        guard text.utf8.count <= 64, UTCDate.parseTimestamp(text) != nil else {
+        guard let timestamp = timestampText(text) else {
             issues.add(name, "must be an RFC 3339 date-time such as 2026-11-24T10:30:00Z")
             return nil
         }
-        return text
+        return timestamp
+    }
+
+    /// `text` when it is an RFC 3339 timestamp. A client that did not percent-encode the `+` of an
+    /// offset (`…T10:30:00+02:00`) sends a space, which form decoding made of it: that space is
+    /// read back as `+`.
+    static func timestampText(_ text: String) -> String? {
+        guard text.utf8.count <= 64 else { return nil }
+        if UTCDate.parseTimestamp(text) != nil { return text }
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 25, bytes[bytes.count - 6] == UInt8(ascii: " ") else { return nil }
+        var fixed = bytes
+        fixed[bytes.count - 6] = UInt8(ascii: "+")
+        let candidate = String(decoding: fixed, as: UTF8.self)
+        return UTCDate.parseTimestamp(candidate) != nil ? candidate : nil
     }
 
     /// The `WHERE` conditions on memories aliased `m`, tenant and environment included, with
