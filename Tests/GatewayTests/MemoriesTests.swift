@@ -393,9 +393,13 @@ func detailFields(_ response: TestResponse) -> [String] {
     @Test func hardMemoryQuotaRefusesWholeWrites() throws {
         let tenant = try MemoryTestTenant(plan: "free")
         // Free plan: 1,000 memories, 10 requests per minute.
-        let items = JSONValue.array((0..<1_000).map { .object(JSONObject([("text", .string("m\($0)"))])) })
+        let items = JSONValue.array((0..<999).map { .object(JSONObject([("text", .string("m\($0)"))])) })
         let batch = try tenant.call("POST", "/v1/memories/batch", ["memories": items])
         #expect(batch.status == 201)
+        let overBatch = try tenant.call("POST", "/v1/memories/batch", ["memories": [["text": "a"], ["text": "b"]]])
+        #expect(overBatch.status == 429)
+        #expect(overBatch.errorCode == "quota_exceeded")
+        #expect(try tenant.call("POST", "/v1/memories", ["text": "the last one"]).status == 201)
         let over = try tenant.call("POST", "/v1/memories", ["text": "one too many"])
         #expect(over.status == 429)
         #expect(over.errorCode == "quota_exceeded")
