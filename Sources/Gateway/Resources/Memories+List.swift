@@ -35,7 +35,8 @@ extension Memories {
         if let after {
             parameters.append(.text(after.createdAt))
             parameters.append(.text(after.memoryID))
-            conditions += " AND (m.created_at, m.memory_id) < ($\(parameters.count - 1)::timestamptz, $\(parameters.count))"
+            let (createdAt, memoryID) = (parameters.count - 1, parameters.count)
+            conditions += " AND (m.created_at, m.memory_id) < ($\(createdAt)::timestamptz, $\(memoryID))"
         }
         parameters.append(.int(Int64(perPage + 1)))
         var sql = """

@@ -83,7 +83,10 @@ enum Memories {
                 parameters + [.text(asOf)])
         } else {
             rows = try context.pool.query(
-                "SELECT \(MemoryObject.columns) FROM memories m WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = $3",
+                """
+                SELECT \(MemoryObject.columns) FROM memories m
+                 WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = $3
+                """,
                 parameters)
         }
         guard let row = rows.first else {
@@ -150,7 +153,10 @@ enum Memories {
         let principal = context.tenant
         let memoryID = context.parameter("id")
         let rows = try context.pool.query(
-            "SELECT \(MemoryObject.versionColumns) FROM \(MemoryObject.historySQL(condition: "memory_id = $3")) ORDER BY v.version DESC",
+            """
+            SELECT \(MemoryObject.versionColumns) FROM \(MemoryObject.historySQL(condition: "memory_id = $3"))
+             ORDER BY v.version DESC
+            """,
             [.text(principal.orgID), .text(principal.env), .text(memoryID)])
         // One statement, one snapshot: the current row is there unless the memory is gone.
         guard let first = rows.first, first.bool(5) == true else { throw APIError.notFound("memory") }

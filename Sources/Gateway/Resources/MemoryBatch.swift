@@ -30,6 +30,7 @@ enum MemoryBatch {
         var input: MemoryInput
     }
 
+    /// The handler: validates everything, then writes in one transaction (see the type's notes).
     static func importBatch(_ context: RequestContext) throws -> APIResponse {
         let principal = context.tenant
         let body = try context.jsonBody()

@@ -15,6 +15,8 @@ enum MemoryExport {
 
     private static let cursorName = "memory_export"
 
+    /// The handler: validates, opens the snapshot and the cursor, then streams; returns
+    /// ``APIResponse/streamedResponse`` once the stream is finished.
     static func export(_ context: RequestContext) throws -> APIResponse {
         let principal = context.tenant
         var issues = Issues()
@@ -50,7 +52,8 @@ enum MemoryExport {
             ])
             do {
                 while !rows.isEmpty {
-                    let versions = includeHistory ? try history(of: rows, principal: principal, connection: connection) : [:]
+                    let versions =
+                        includeHistory ? try history(of: rows, principal: principal, connection: connection) : [:]
                     var buffer: [UInt8] = []
                     for row in rows {
                         var memory = MemoryObject.json(row)

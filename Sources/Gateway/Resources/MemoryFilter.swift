@@ -9,11 +9,15 @@ import PostgresStore
 /// `"true"`); an array value matches when it contains such an element. Matching uses jsonb
 /// containment, so the metadata GIN index serves it.
 struct MemoryFilter: Sendable {
+    /// `space_id=`: memories in this space.
     var spaceID: String?
+    /// `source=`: `api` or `extraction`.
     var source: String?
     /// Per metadata filter, the jsonb documents any of which the metadata must contain.
     var metadataCandidates: [[String]] = []
+    /// `updated_since=` (inclusive), RFC 3339 text for `$n::timestamptz`.
     var updatedSince: String?
+    /// `updated_before=` (exclusive), RFC 3339 text for `$n::timestamptz`.
     var updatedBefore: String?
 
     /// The valid values of `source`.
@@ -57,12 +61,10 @@ struct MemoryFilter: Sendable {
             case .string, .array, .object: break
             }
         }
-        var documents: [String] = []
-        for scalar in scalars {
-            documents.append(String(decoding: JSONValue.object(JSONObject([(key, scalar)])).jsonBytes, as: UTF8.self))
-            documents.append(String(decoding: JSONValue.object(JSONObject([(key, .array([scalar]))])).jsonBytes, as: UTF8.self))
+        func document(_ value: JSONValue) -> String {
+            String(decoding: JSONValue.object(JSONObject([(key, value)])).jsonBytes, as: UTF8.self)
         }
-        return documents
+        return scalars.flatMap { [document($0), document(.array([$0]))] }
     }
 
     /// The query parameter `name` as an RFC 3339 timestamp for `$n::timestamptz`, or an issue.

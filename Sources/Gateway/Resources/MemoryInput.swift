@@ -9,11 +9,13 @@ struct MemoryInput: Sendable {
     /// Route names under `/v1/memories/` that can never be memory ids.
     static let reservedIDs: Set<String> = ["count", "batch", "export"]
 
+    /// 1–50,000 Unicode scalars.
     var text: String
     /// Compact JSON of the metadata object; nil when the request did not give one.
     var metadataJSON: String?
     /// The caller's id, or nil to generate one.
     var memoryID: String?
+    /// The space to file the memory in (created on first use), or nil.
     var spaceID: String?
 
     /// Reads a memory from `reader`, adding every problem to `reader.issues`; nil when invalid.

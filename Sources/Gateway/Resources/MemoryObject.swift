@@ -8,7 +8,8 @@ import PostgresStore
 enum MemoryObject {
     /// The select list for a memory row aliased `m`; ``json(_:offset:)`` reads it.
     static let columns =
-        "m.memory_id, m.text, m.metadata::text, m.space_id, m.source, m.version, gw_time(m.created_at), gw_time(m.updated_at)"
+        "m.memory_id, m.text, m.metadata::text, m.space_id, m.source, m.version, "
+        + "gw_time(m.created_at), gw_time(m.updated_at)"
 
     /// How many columns ``columns`` has.
     static let columnCount = 8
@@ -35,7 +36,8 @@ enum MemoryObject {
 
     /// The select list of one history version, from the union built by ``historySQL``.
     static let versionColumns =
-        "v.version, v.text, v.metadata::text, gw_time(v.valid_from), gw_time(v.superseded_at), v.is_current, v.request_id, v.key_prefix"
+        "v.version, v.text, v.metadata::text, gw_time(v.valid_from), gw_time(v.superseded_at), "
+        + "v.is_current, v.request_id, v.key_prefix"
 
     /// Every version of the memories matching `$1` (org), `$2` (env) and `condition` on `memory_id`
     /// (written against the bare column name), current one included, as relation `v`
