@@ -137,6 +137,25 @@ import Testing
         #expect(data?["requests"]?["quota"]?.intValue == 100)
     }
 
+    /// A tenant moved onto a hard-quota plan mid-month keeps what it already used this month.
+    @Test func hardQuotaStartsFromThePeriodsUsage() throws {
+        let tenant = try UsageGateways.first.createTenant(plan: "starter")
+        for _ in 0..<4 { #expect(try a.call("GET", "/v1/account", key: tenant.key).status == 200) }
+        // Wait until usage has the 4 requests, then move onto free with a quota of 6.
+        #expect(try eventually(timeout: .seconds(3)) {
+            let usage = try a.call("GET", "/v1/usage", key: tenant.key)
+            return (usage.data?["requests"]?["used"]?.intValue ?? 0) >= 4
+        })
+        #expect(try UsageGateways.operatorPatch(
+            tenant.orgID, ["plan": "free", "limits": ["monthly_request_quota": 6, "rate_limit_per_minute": 1000]]).status == 200)
+        // 4 (or 5, counting the usage poll that saw them) used: at most 2 more are admitted.
+        var admitted = 0
+        for _ in 0..<5 where try a.call("GET", "/v1/account", key: tenant.key).status == 200 { admitted += 1 }
+        #expect(admitted <= 2)
+        let refused = try a.call("GET", "/v1/account", key: tenant.key)
+        #expect(refused.errorCode == "quota_exceeded")
+    }
+
     @Test func testKeysNeverConsumeTheHardQuota() throws {
         let tenant = try UsageGateways.first.createTenant(plan: "free")
         // Creating the key is the first live request of the month.
