@@ -11,6 +11,7 @@ enum LoopMessage: Sendable {
     case streamStart(ResponseTarget, status: Int, headers: HTTPHeaders, logFields: [(key: String, value: String)], StreamState)
     case streamData(ResponseTarget, [UInt8])
     case streamEnd(ResponseTarget)
+    case streamAbort(ResponseTarget)
     case shutdown
 }
 

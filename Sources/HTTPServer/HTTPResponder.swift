@@ -58,4 +58,13 @@ public final class HTTPBodyStream: Sendable {
             loop.post(.streamEnd(target))
         }
     }
+
+    /// Ends the response as failed: what was queued is sent, then the connection is closed without
+    /// the terminating chunk, so the client sees a truncated body instead of a complete one.
+    /// Later calls, and `finish` after it, are ignored.
+    public func abort() {
+        if state.markFinished() {
+            loop.post(.streamAbort(target))
+        }
+    }
 }

@@ -388,6 +388,15 @@ final class LoopRunner {
                 }
                 queueFlush(connection)
                 queueInput(connection)
+            case .streamAbort(let target):
+                guard let connection = find(target), case .streaming(let context, let progress) = connection.phase,
+                    context.number == target.requestNumber
+                else { continue }
+                log(context, status: progress.status, bytes: progress.bodyBytes,
+                    fields: progress.logFields + [(key: "stream", value: "aborted")])
+                connection.phase = .reading
+                connection.closeAfterFlush = true
+                queueFlush(connection)
             case .shutdown:
                 startDraining()
             }

@@ -282,6 +282,19 @@ import Glibc
         #expect(response.body.count == 1024 * 1024)
     }
 
+    @Test func anAbortedStreamEndsWithoutItsLastChunk() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let client = try TestClient(port: server.port)
+        client.send("GET /stream-abort HTTP/1.1\r\nHost: x\r\n\r\n")
+        let text = String(decoding: client.readToClose(), as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 200"))
+        #expect(text.contains("Transfer-Encoding: chunked"))
+        #expect(text.contains("partial line"))
+        #expect(!text.hasSuffix("0\r\n\r\n"))
+        #expect(client.isClosedByPeer)
+    }
+
     @Test func aStreamStopsWhenTheClientGoes() throws {
         let server = try TestServer()
         defer { server.stop() }

@@ -107,6 +107,13 @@ struct TestHandler: HTTPHandler {
                 }
                 stream.finish()
             }
+        case "/stream-abort":
+            Thread.detachNewThread {
+                let stream = responder.startStream(status: 200, headers: HTTPHeaders(), logFields: [])
+                _ = stream.write([UInt8]("partial line\n"))
+                stream.abort()
+                stream.finish()  // ignored after abort
+            }
         default:
             responder.respond(HTTPResponse(status: 404, body: [UInt8]("not found")))
         }
@@ -204,6 +211,13 @@ final class TestClient {
         }
         buffer.append(contentsOf: chunk[0..<n])
         return true
+    }
+
+    /// Everything the server sends until it closes the connection (or the timeout).
+    func readToClose() -> [UInt8] {
+        while fill() {}
+        defer { buffer.removeAll() }
+        return buffer
     }
 
     private func readLine() -> String? {

@@ -68,14 +68,13 @@ enum MemoryExport {
                     rows = try connection.query("FETCH \(batchSize) FROM \(cursorName)")
                 }
                 try connection.execute("COMMIT")
+                stream.finish()
             } catch {
-                // The status line is gone; the server has no way to abort the body, so the last
-                // line says the export is incomplete.
+                // The status line is gone: end the body without its terminating chunk, so the
+                // client sees a truncated transfer rather than an export that looks complete.
                 Log.error("export interrupted", ["request_id": context.request.requestID, "error": "\(error)"])
-                let line: JSONValue = ["error": ["code": "internal_error", "message": "the export was interrupted"]]
-                _ = stream.write(line.jsonBytes + [UInt8(ascii: "\n")])
+                stream.abort()
             }
-            stream.finish()
         }
         return APIResponse.streamedResponse
     }
