@@ -208,3 +208,15 @@ import Testing
         #expect(headers["RateLimit"] == "\"minute\";r=0;t=42")
     }
 }
+
+/// `GATEWAY_RATE_LIMITS=off` (benchmarks only) admits past the limit but still authenticates.
+@Suite struct RateLimiterSwitchTests {
+    @Test func limiterOffAdmitsPastTheLimitButStillChecksKeys() throws {
+        let gateway = try TestGateway { $0.isRateLimiting = false }
+        defer { gateway.stop() }
+        let tenant = try gateway.createTenant(plan: "free")
+        let client = gateway.client()
+        for _ in 0..<15 { #expect(try client.call("GET", "/v1/account", key: tenant.key).status == 200) }
+        #expect(try client.call("GET", "/v1/account", key: "mem_live_" + String(repeating: "x", count: 40)).status == 401)
+    }
+}

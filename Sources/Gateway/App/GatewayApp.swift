@@ -26,7 +26,7 @@ struct GatewayApp {
         try migrateWithRetry(pool: pool)
         let metrics = Metrics()
         let services = Services(
-            configuration: configuration, pool: pool, admission: Admission(pool: pool),
+            configuration: configuration, pool: pool, admission: Admission(pool: pool, isLimiting: configuration.isRateLimiting),
             usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
             workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics)
         let listener = PostgresListener(

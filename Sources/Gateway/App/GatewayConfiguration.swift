@@ -22,6 +22,8 @@ struct GatewayConfiguration: Sendable {
     var accessLog = true
     /// How often usage counts are flushed to PostgreSQL.
     var usageFlushInterval: Duration = .milliseconds(500)
+    /// false disables the rate limiter and quotas: for measuring their cost in benchmarks only.
+    var isRateLimiting = true
     /// How long a request waits for a database connection before 503.
     var poolWait: Duration = .seconds(2)
 
@@ -73,6 +75,9 @@ struct GatewayConfiguration: Sendable {
         }
         if let log = values["ACCESS_LOG"], !log.isEmpty {
             configuration.accessLog = !["0", "false", "off", "no"].contains(log.lowercased())
+        }
+        if let limits = values["GATEWAY_RATE_LIMITS"], !limits.isEmpty {
+            configuration.isRateLimiting = !["0", "false", "off", "no"].contains(limits.lowercased())
         }
         if let flush = try integer("USAGE_FLUSH_MS", 10...60_000) { configuration.usageFlushInterval = .milliseconds(flush) }
         if let wait = try integer("DB_POOL_WAIT_MS", 1...60_000) { configuration.poolWait = .milliseconds(wait) }

@@ -1,6 +1,9 @@
 -- gw_admit, revised: the exact monthly counter of a hard quota starts from the period's usage so
--- far instead of zero, so a tenant switched onto the free plan mid-month does not get a fresh quota.
-CREATE OR REPLACE FUNCTION gw_admit(p_hash bytea, p_ip inet, p_consume boolean)
+-- far instead of zero, so a tenant switched onto the free plan mid-month does not get a fresh quota;
+-- and p_limit = false skips the limiter and the quota (GATEWAY_RATE_LIMITS=off, for measuring what
+-- the limiter costs; never in production).
+DROP FUNCTION gw_admit(bytea, inet, boolean);
+CREATE FUNCTION gw_admit(p_hash bytea, p_ip inet, p_consume boolean, p_limit boolean)
 RETURNS TABLE (
     outcome text, org_id text, key_id text, key_prefix text, environment text, scopes text[],
     rate_limit integer, remaining integer, reset_seconds integer, retry_after integer,
@@ -41,6 +44,15 @@ BEGIN
     END IF;
     IF k.allowed_ips IS NOT NULL AND (p_ip IS NULL OR NOT (p_ip <<= ANY (k.allowed_ips))) THEN
         outcome := 'ip_not_allowed';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    IF NOT p_limit THEN
+        outcome := 'ok';
+        remaining := rate_limit;
+        reset_seconds := 0;
+        retry_after := 0;
         RETURN NEXT;
         RETURN;
     END IF;

@@ -28,8 +28,12 @@ final class Admission: Sendable {
     /// key hash (hex) → the refusal to repeat until `until`.
     private let throttled = Mutex<[String: Remembered]>([:])
 
-    init(pool: PostgresPool) {
+    /// false only to measure what the limiter costs (`GATEWAY_RATE_LIMITS=off`).
+    private let isLimiting: Bool
+
+    init(pool: PostgresPool, isLimiting: Bool = true) {
         self.pool = pool
+        self.isLimiting = isLimiting
     }
 
     /// Decides one request. `consume` is false for requests that must not count (none today).
@@ -57,8 +61,8 @@ final class Admission: Sendable {
         }
 
         let rows = try pool.query(
-            "SELECT outcome, org_id, key_id, key_prefix, environment, scopes, rate_limit, remaining, reset_seconds, retry_after, plan, monthly_quota, max_memories, hard_quota FROM gw_admit($1, $2::inet, true)",
-            [.bytea(hash), clientAddress.isEmpty ? .null : .text(clientAddress)])
+            "SELECT outcome, org_id, key_id, key_prefix, environment, scopes, rate_limit, remaining, reset_seconds, retry_after, plan, monthly_quota, max_memories, hard_quota FROM gw_admit($1, $2::inet, true, $3)",
+            [.bytea(hash), clientAddress.isEmpty ? .null : .text(clientAddress), .bool(isLimiting)])
         guard let row = rows.first, let outcome = row.string(0) else { return .invalid }
         switch outcome {
         case "invalid": return .invalid
