@@ -115,23 +115,42 @@ public final class PostgresConnection {
     /// With prepared statements on, the statement is prepared on first use on this connection (named
     /// `s1`, `s2`...), keyed by SQL text and parameter types; otherwise it is sent unnamed each time.
     /// Parameter types are sent explicitly (`.null` leaves the type to the server).
+    ///
+    /// A prepared statement the server no longer has (`26000`, after a `DISCARD ALL`) or can no longer
+    /// run (`0A000` "cached plan must not change result type", after a schema change) is forgotten and,
+    /// outside a transaction block, prepared again and retried once.
     @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(StoreError) -> PostgresRows {
         try checkUsable()
         let values = try encode(parameters)
         let types = parameters.map(PostgresTextFormat.typeOID(of:))
         let count = Int32(parameters.count)
-        let result: OpaquePointer?
-        if let name = try preparedStatementName(sql: sql, types: types) {
-            result = Self.withParameterPointers(values) { pointers in
-                PQexecPrepared(handle, name, count, pointers, nil, nil, 0)
-            }
-        } else {
-            result = Self.withParameterPointers(values) { pointers in
+        guard usePreparedStatements else {
+            return try rows(from: Self.withParameterPointers(values) { pointers in
                 PQexecParams(handle, sql, count, types, pointers, nil, nil, 0)
+            })
+        }
+        var attempt = 1
+        while true {
+            guard let name = try preparedStatementName(sql: sql, types: types) else {
+                return try rows(from: Self.withParameterPointers(values) { pointers in
+                    PQexecParams(handle, sql, count, types, pointers, nil, nil, 0)
+                })
+            }
+            do throws(StoreError) {
+                return try rows(from: Self.withParameterPointers(values) { pointers in
+                    PQexecPrepared(handle, name, count, pointers, nil, nil, 0)
+                })
+            } catch {
+                guard case .server(let sqlstate, _) = error,
+                    sqlstate == SQLState.invalidStatementName || sqlstate == SQLState.featureNotSupported
+                else { throw error }
+                // Never reuse the name: the server may still hold a statement under it.
+                preparedNames[Self.cacheKey(sql: sql, types: types)] = nil
+                guard attempt == 1, transactionState == .idle else { throw error }
+                attempt += 1
             }
         }
-        return try rows(from: result)
     }
 
     /// Runs SQL with the simple query protocol: no parameters, several statements allowed (migrations).

@@ -140,3 +140,25 @@ import Testing
         }
     }
 }
+
+/// Prepared statements that the server dropped or invalidated are prepared again.
+@Suite struct PreparedStatementRecoveryTests {
+    @Test func recoversFromDiscardAllAndFromAResultTypeChange() throws {
+        let pool = TestDatabase.pool(poolSize: 1)
+        defer { pool.close() }
+        let table = TestDatabase.uniqueName("replan")
+        try pool.withConnection { connection in
+            try connection.execute("CREATE TEMP TABLE \(table) (a int8)")
+            try connection.query("INSERT INTO \(table) VALUES ($1)", [.int(1)])
+            let select = "SELECT * FROM \(table) WHERE a = $1"
+            #expect(try connection.query(select, [.int(1)]).columnNames == ["a"])
+
+            try connection.execute("ALTER TABLE \(table) ADD COLUMN b text")
+            #expect(try connection.query(select, [.int(1)]).columnNames == ["a", "b"])
+
+            try connection.execute("DEALLOCATE ALL")
+            #expect(try connection.query(select, [.int(1)]).count == 1)
+            #expect(try connection.query("INSERT INTO \(table) VALUES ($1)", [.int(2)]).affectedRows == 1)
+        }
+    }
+}
