@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PostgresStore
 import Testing
 
@@ -66,5 +67,62 @@ import Testing
         // The listener came back on its own and said so (caches flush on that).
         #expect(eventually(timeout: .seconds(15)) { probe.reconnectCount >= 1 })
         #expect(try probe.waitUntilListening(pool: pool, channel: "restart"))
+    }
+}
+
+extension RestartTests {
+    @Test func threadsUnderLoadSeeOnlyUnavailableDuringARestartAndThenSucceed() throws {
+        let server = try ThrowawayPostgres()
+        defer { server.destroy() }
+        var configuration = PostgresConfiguration(connectionString: server.url)
+        configuration.poolSize = 3
+        configuration.leaseTimeout = .milliseconds(500)
+        let pool = PostgresPool(configuration: configuration)
+        defer { pool.close() }
+
+        let stopLoad = Atomic<Bool>(false)
+        let unexpected = Collected<String>()
+        let successes = Atomic<Int>(0)
+        let unavailable = Atomic<Int>(0)
+        let slowest = Mutex<Duration>(.zero)
+        let group = DispatchGroup()
+        for index in 0..<6 {
+            group.enter()
+            Thread {
+                while !stopLoad.load(ordering: .relaxed) {
+                    let (error, elapsed) = measure {
+                        storeError {
+                            if index % 2 == 0 {
+                                try pool.transaction { connection in
+                                    _ = try connection.query("SELECT pg_sleep(0.002)")
+                                }
+                            } else {
+                                _ = try pool.withConnection { try $0.pipeline([("SELECT 1", []), ("SELECT $1::text", [.text("x")])]) }
+                            }
+                        }
+                    }
+                    slowest.withLock { $0 = max($0, elapsed) }
+                    switch error {
+                    case nil: successes.add(1, ordering: .relaxed)
+                    case .unavailable?: unavailable.add(1, ordering: .relaxed)
+                    case let other?: unexpected.append("\(other)")
+                    }
+                }
+                group.leave()
+            }.start()
+        }
+        #expect(eventually { successes.load(ordering: .relaxed) > 50 })
+        try server.stop(mode: "immediate")
+        #expect(eventually { unavailable.load(ordering: .relaxed) > 20 })
+        try server.start()
+        let afterRestart = successes.load(ordering: .relaxed)
+        #expect(eventually { successes.load(ordering: .relaxed) > afterRestart + 50 })
+        stopLoad.store(true, ordering: .relaxed)
+        group.wait()
+        #expect(unexpected.all.isEmpty)
+        // Nothing hung: every call returned within the lease timeout plus a connect attempt.
+        #expect(slowest.withLock { $0 } < .seconds(3))
+        #expect(pool.statistics.inUse == 0)
+        #expect(try pool.query("SELECT 1").first?.int(0) == 1)
     }
 }
