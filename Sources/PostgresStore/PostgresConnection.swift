@@ -124,23 +124,16 @@ public final class PostgresConnection {
         try checkUsable()
         let values = try encode(parameters)
         let types = parameters.map(PostgresTextFormat.typeOID(of:))
-        let count = Int32(parameters.count)
         guard usePreparedStatements else {
-            return try rows(from: Self.withParameterPointers(values) { pointers in
-                PQexecParams(handle, sql, count, types, pointers, nil, nil, 0)
-            })
+            return try rows(from: execUnnamed(sql, types: types, values: values))
         }
         var attempt = 1
         while true {
             guard let name = try preparedStatementName(sql: sql, types: types) else {
-                return try rows(from: Self.withParameterPointers(values) { pointers in
-                    PQexecParams(handle, sql, count, types, pointers, nil, nil, 0)
-                })
+                return try rows(from: execUnnamed(sql, types: types, values: values))
             }
             do throws(StoreError) {
-                return try rows(from: Self.withParameterPointers(values) { pointers in
-                    PQexecPrepared(handle, name, count, pointers, nil, nil, 0)
-                })
+                return try rows(from: execPrepared(name, values: values))
             } catch {
                 guard case .server(let sqlstate, _) = error,
                     sqlstate == SQLState.invalidStatementName || sqlstate == SQLState.featureNotSupported
@@ -199,26 +192,21 @@ public final class PostgresConnection {
                 continue
             }
             let types = statement.parameters.map(PostgresTextFormat.typeOID(of:))
-            let count = Int32(types.count)
             var ok: Bool
             var preparedName: String?
             var cacheKey: String?
-            if usePreparedStatements {
-                let key = Self.cacheKey(sql: statement.sql, types: types)
-                if let name = preparedNames[key] {
-                    ok = Self.withParameterPointers(values) { PQsendQueryPrepared(handle, name, count, $0, nil, nil, 0) } == 1
-                } else if preparedNames.count < Self.maximumPreparedStatements {
-                    let name = nextStatementName()
-                    preparedNames[key] = name
-                    preparedName = name
-                    cacheKey = key
-                    ok = PQsendPrepare(handle, name, statement.sql, count, types) == 1
-                    ok = ok && Self.withParameterPointers(values) { PQsendQueryPrepared(handle, name, count, $0, nil, nil, 0) } == 1
-                } else {
-                    ok = Self.withParameterPointers(values) { PQsendQueryParams(handle, statement.sql, count, types, $0, nil, nil, 0) } == 1
-                }
+            let key = Self.cacheKey(sql: statement.sql, types: types)
+            if usePreparedStatements, let name = preparedNames[key] {
+                ok = sendPrepared(name, values: values)
+            } else if usePreparedStatements, preparedNames.count < Self.maximumPreparedStatements {
+                let name = nextStatementName()
+                preparedNames[key] = name
+                preparedName = name
+                cacheKey = key
+                ok = PQsendPrepare(handle, name, statement.sql, Int32(types.count), types) == 1
+                ok = ok && sendPrepared(name, values: values)
             } else {
-                ok = Self.withParameterPointers(values) { PQsendQueryParams(handle, statement.sql, count, types, $0, nil, nil, 0) } == 1
+                ok = sendUnnamed(statement.sql, types: types, values: values)
             }
             ok = ok && PQpipelineSync(handle) == 1
             if ok {
@@ -334,7 +322,9 @@ public final class PostgresConnection {
         var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
         let ready = poll(&descriptor, 1, 0)
         if ready > 0 {
-            if PQconsumeInput(handle) != 1 || PQstatus(handle) != CONNECTION_OK || descriptor.revents & Int16(POLLHUP) != 0 {
+            if PQconsumeInput(handle) != 1 || PQstatus(handle) != CONNECTION_OK
+                || descriptor.revents & Int16(POLLHUP) != 0
+            {
                 markBroken()
                 return false
             }
@@ -410,6 +400,25 @@ public final class PostgresConnection {
         _ = try rows(from: PQprepare(handle, name, sql, Int32(types.count), types))
         preparedNames[key] = name
         return name
+    }
+
+    private func execPrepared(_ name: String, values: [[UInt8]?]) -> OpaquePointer? {
+        Self.withParameterPointers(values) { PQexecPrepared(handle, name, Int32(values.count), $0, nil, nil, 0) }
+    }
+
+    private func execUnnamed(_ sql: String, types: [UInt32], values: [[UInt8]?]) -> OpaquePointer? {
+        Self.withParameterPointers(values) { PQexecParams(handle, sql, Int32(values.count), types, $0, nil, nil, 0) }
+    }
+
+    private func sendPrepared(_ name: String, values: [[UInt8]?]) -> Bool {
+        Self.withParameterPointers(values) { PQsendQueryPrepared(handle, name, Int32(values.count), $0, nil, nil, 0) }
+            == 1
+    }
+
+    private func sendUnnamed(_ sql: String, types: [UInt32], values: [[UInt8]?]) -> Bool {
+        Self.withParameterPointers(values) {
+            PQsendQueryParams(handle, sql, Int32(values.count), types, $0, nil, nil, 0)
+        } == 1
     }
 
     /// Calls `body` with a C array of NUL-terminated values (NULL pointers for SQL NULL), all in one buffer.

@@ -64,7 +64,11 @@ public final class PostgresListener: Sendable {
     /// Stops listening and closes the connection. Waits (boundedly) for the thread to finish, so no
     /// callback runs after it returns, unless called from a callback itself.
     public func stop() {
-        guard let run = current.withLock({ current in defer { current = nil }; return current }) else { return }
+        guard
+            let run = current.withLock({ current in
+                defer { current = nil }; return current
+            })
+        else { return }
         run.requestStop()
         if !run.isCurrentThread {
             _ = run.finished.wait(timeout: .now() + .milliseconds(Int(Self.stopTimeout.roundedUpMilliseconds)))

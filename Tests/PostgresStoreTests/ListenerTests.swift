@@ -18,9 +18,9 @@ final class ListenerProbe: Sendable {
     var reconnectCount: Int { reconnects.load(ordering: .relaxed) }
 
     /// Sends `ping` notifications until one arrives: the listener is listening.
-    func waitUntilListening(pool: PostgresPool, channel: String, timeout: Duration = .seconds(20)) throws -> Bool {
+    func waitUntilListening(pool: PostgresPool, channel: String, timeout: Duration = .seconds(20)) -> Bool {
         let marker = TestDatabase.uniqueName("ping")
-        return try eventually(timeout: timeout) {
+        return eventually(timeout: timeout) {
             _ = try? pool.query("SELECT pg_notify($1, $2)", [.text(channel), .text(marker)])
             return eventually(timeout: .milliseconds(100)) { notifications.all.contains("\(channel)|\(marker)") }
         }
@@ -40,7 +40,7 @@ final class ListenerProbe: Sendable {
         listener.start()
         listener.start()  // idempotent
         defer { listener.stop() }
-        #expect(try probe.waitUntilListening(pool: pool, channel: channel))
+        #expect(probe.waitUntilListening(pool: pool, channel: channel))
         #expect(probe.reconnectCount == 0)
 
         let payloads = ["first", "", "ünïcødé 😀 漢字", String(repeating: "p", count: 7_000)]
@@ -53,10 +53,11 @@ final class ListenerProbe: Sendable {
 
         // Kill the listener's backend: it reconnects, listens again, and says so.
         let killed = try pool.query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [.text(applicationName)])
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            [.text(applicationName)])
         #expect(killed.count == 1)
         #expect(eventually { probe.reconnectCount == 1 })
-        #expect(try probe.waitUntilListening(pool: pool, channel: other))
+        #expect(probe.waitUntilListening(pool: pool, channel: other))
         try pool.query("SELECT pg_notify($1, $2)", [.text(channel), .text("after reconnect")])
         #expect(eventually { probe.notifications.all.last == "\(channel)|after reconnect" })
 
@@ -66,7 +67,10 @@ final class ListenerProbe: Sendable {
         try pool.query("SELECT pg_notify($1, $2)", [.text(channel), .text("after stop")])
         Thread.sleep(forTimeInterval: 0.2)
         #expect(probe.notifications.all.count == count)
-        #expect(try pool.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [.text(applicationName)]).first?.int(0) == 0)
+        #expect(
+            try pool.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [.text(applicationName)]
+            ).first?.int(0) == 0)
     }
 
     @Test func keepsRetryingUntilTheServerIsReachable() throws {

@@ -143,14 +143,18 @@ import Testing
                 """)
             let insert = "INSERT INTO \(parent) (id, email) VALUES ($1, $2)"
             _ = try connection.query(insert, [.int(1), .text("a@example.com")])
-            #expect(storeError { _ = try connection.query(insert, [.int(2), .text("a@example.com")]) }
-                == .uniqueViolation(constraint: "\(parent)_email_key"))
-            #expect(storeError { _ = try connection.query(insert, [.int(-1), .text("b@example.com")]) }
-                == .checkViolation(constraint: "\(parent)_id_positive"))
-            #expect(storeError { _ = try connection.query(insert, [.int(3), .null]) }
-                == .checkViolation(constraint: nil))
-            #expect(storeError { _ = try connection.query("INSERT INTO \(child) VALUES ($1)", [.int(99)]) }
-                == .foreignKeyViolation(constraint: "\(child)_parent_fk"))
+            #expect(
+                storeError { _ = try connection.query(insert, [.int(2), .text("a@example.com")]) }
+                    == .uniqueViolation(constraint: "\(parent)_email_key"))
+            #expect(
+                storeError { _ = try connection.query(insert, [.int(-1), .text("b@example.com")]) }
+                    == .checkViolation(constraint: "\(parent)_id_positive"))
+            #expect(
+                storeError { _ = try connection.query(insert, [.int(3), .null]) }
+                    == .checkViolation(constraint: nil))
+            #expect(
+                storeError { _ = try connection.query("INSERT INTO \(child) VALUES ($1)", [.int(99)]) }
+                    == .foreignKeyViolation(constraint: "\(child)_parent_fk"))
             #expect(try connection.query("SELECT count(*) FROM \(parent)").first?.int(0) == 1)
         }
     }
@@ -183,7 +187,11 @@ import Testing
                 _ = try? connection.query("SELECT 1 / 0")
             }
         }
-        #expect(swallowed == .server(sqlstate: "25P02", message: "a statement failed inside the transaction; rolled back instead of committed"))
+        #expect(
+            swallowed
+                == .server(
+                    sqlstate: "25P02",
+                    message: "a statement failed inside the transaction; rolled back instead of committed"))
         #expect(try pool.query("SELECT count(*) FROM \(table)").first?.int(0) == 1)
     }
 
@@ -261,16 +269,19 @@ import Testing
         bothLocked.enter()
         bothLocked.enter()
         onThreads(2) { index in
-            errors.append(storeError {
-                try pool.withConnection { connection in
-                    try connection.execute("BEGIN")
-                    _ = try connection.query("SELECT * FROM \(table) WHERE id = $1 FOR UPDATE", [.int(Int64(index + 1))])
-                    bothLocked.leave()
-                    bothLocked.wait()
-                    _ = try connection.query("SELECT * FROM \(table) WHERE id = $1 FOR UPDATE", [.int(Int64(2 - index))])
-                    try connection.execute("COMMIT")
-                }
-            })
+            errors.append(
+                storeError {
+                    try pool.withConnection { connection in
+                        try connection.execute("BEGIN")
+                        _ = try connection.query(
+                            "SELECT * FROM \(table) WHERE id = $1 FOR UPDATE", [.int(Int64(index + 1))])
+                        bothLocked.leave()
+                        bothLocked.wait()
+                        _ = try connection.query(
+                            "SELECT * FROM \(table) WHERE id = $1 FOR UPDATE", [.int(Int64(2 - index))])
+                        try connection.execute("COMMIT")
+                    }
+                })
         }
         #expect(errors.all.filter { $0 == .serializationFailure }.count == 1)
         #expect(errors.all.filter { $0 == nil }.count == 1)

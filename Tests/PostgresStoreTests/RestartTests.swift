@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import PostgresStore
+import Synchronization
 import Testing
 
 /// PostgreSQL stopped and started under a running pool and listener. Uses a throwaway server of its
@@ -22,20 +22,21 @@ import Testing
         // Fill the pool with open connections, all parked.
         onThreads(4) { _ in _ = try? pool.query("SELECT pg_sleep(0.05)") }
         #expect(pool.statistics.idle == 4)
-        #expect(try probe.waitUntilListening(pool: pool, channel: "restart"))
+        #expect(probe.waitUntilListening(pool: pool, channel: "restart"))
 
         // A connection leased across the restart fails with .unavailable, and is not returned broken.
         let leased = DispatchSemaphore(value: 0)
         let stopped = DispatchSemaphore(value: 0)
         let leasedOutcome = Collected<StoreError?>()
         let holder = Thread {
-            leasedOutcome.append(storeError {
-                try pool.withConnection { connection in
-                    leased.signal()
-                    stopped.wait()
-                    _ = try connection.query("SELECT 1")
-                }
-            })
+            leasedOutcome.append(
+                storeError {
+                    try pool.withConnection { connection in
+                        leased.signal()
+                        stopped.wait()
+                        _ = try connection.query("SELECT 1")
+                    }
+                })
         }
         holder.start()
         leased.wait()
@@ -66,7 +67,7 @@ import Testing
 
         // The listener came back on its own and said so (caches flush on that).
         #expect(eventually(timeout: .seconds(15)) { probe.reconnectCount >= 1 })
-        #expect(try probe.waitUntilListening(pool: pool, channel: "restart"))
+        #expect(probe.waitUntilListening(pool: pool, channel: "restart"))
     }
 }
 
@@ -97,7 +98,9 @@ extension RestartTests {
                                     _ = try connection.query("SELECT pg_sleep(0.002)")
                                 }
                             } else {
-                                _ = try pool.withConnection { try $0.pipeline([("SELECT 1", []), ("SELECT $1::text", [.text("x")])]) }
+                                _ = try pool.withConnection {
+                                    try $0.pipeline([("SELECT 1", []), ("SELECT $1::text", [.text("x")])])
+                                }
                             }
                         }
                     }

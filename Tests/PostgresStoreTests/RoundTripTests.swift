@@ -33,7 +33,8 @@ import Testing
                 CREATE TEMP TABLE \(table) (
                     id serial PRIMARY KEY, t text, i int8, d float8, b bool, ts timestamptz, j jsonb, by bytea, arr text[])
                 """)
-            let insert = "INSERT INTO \(table) (t, i, d, b, ts, j, by, arr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+            let insert =
+                "INSERT INTO \(table) (t, i, d, b, ts, j, by, arr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
             let select = "SELECT t, i, d, b, ts, j, by, arr FROM \(table) WHERE id = $1"
             func roundTrip(_ values: [PostgresValue]) throws -> PostgresRow {
                 let id = try #require(try connection.query(insert, values).first?.int(0))
@@ -67,7 +68,9 @@ import Testing
                 #expect(row.stringArray(7) == Self.arrays[index % Self.arrays.count])
             }
             for (index, date) in Self.timestamps.enumerated() {
-                let row = try roundTrip([.text("ts\(index)"), .null, .double(.nan), .null, .timestamp(date), .null, .null, .null])
+                let row = try roundTrip([
+                    .text("ts\(index)"), .null, .double(.nan), .null, .timestamp(date), .null, .null, .null,
+                ])
                 #expect(micros(row.date(4)) == micros(date))
                 #expect(row.double(2)?.isNaN == true)
             }
@@ -100,7 +103,10 @@ import Testing
     @Test func sessionsAreUTCAndISO() throws {
         let pool = TestDatabase.pool()
         defer { pool.close() }
-        let row = try #require(try pool.query("SELECT current_setting('TimeZone'), current_setting('DateStyle'), current_setting('client_encoding'), current_setting('statement_timeout')").first)
+        let row = try #require(
+            try pool.query(
+                "SELECT current_setting('TimeZone'), current_setting('DateStyle'), current_setting('client_encoding'), current_setting('statement_timeout')"
+            ).first)
         #expect(row.string(0) == "UTC")
         #expect(row.string(1)?.hasPrefix("ISO") == true)
         #expect(row.string(2) == "UTF8")

@@ -28,8 +28,10 @@ final class ThrowawayPostgres: Sendable {
             try Self.run(["/usr/bin/chown", "postgres", directory], asPostgres: false, log: nil)
         }
         try Self.run(
-            [binaries + "/initdb", "-D", dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C",
-             "--no-sync"],
+            [
+                binaries + "/initdb", "-D", dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C",
+                "--no-sync",
+            ],
             asPostgres: true, log: directory + "/initdb.log")
         try start()
     }
@@ -48,8 +50,10 @@ final class ThrowawayPostgres: Sendable {
         let options =
             "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=50 -c fsync=off -c shared_buffers=16MB"
         try Self.run(
-            [binaries + "/pg_ctl", "-D", dataDirectory, "-l", directory + "/postgres.log", "-w", "-t", "60",
-             "-o", options, "start"],
+            [
+                binaries + "/pg_ctl", "-D", dataDirectory, "-l", directory + "/postgres.log", "-w", "-t", "60",
+                "-o", options, "start",
+            ],
             asPostgres: true, log: directory + "/pg_ctl.log")
     }
 
