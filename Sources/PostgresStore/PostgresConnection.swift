@@ -23,14 +23,22 @@ public final class PostgresConnection {
     /// builds SQL dynamically cannot grow server memory without bound.
     static let maximumPreparedStatements = 512
 
-    /// Connects, blocking for at most the connect timeout.
+    /// Connects, blocking for at most the connect timeout, and configures the session.
+    ///
+    /// With `settingsInStartupPacket`, `TimeZone`, `DateStyle` and `statement_timeout` travel in the
+    /// startup packet's `options` (no extra round trip, and they survive `RESET ALL`). pgbouncer refuses
+    /// `options`, so without it they are `SET` right after connecting: pgbouncer tracks `TimeZone` and
+    /// `DateStyle` per client and re-applies them on every server connection it hands out; it does not
+    /// track `statement_timeout`, which behind pgbouncer is best set on the role or in pgbouncer.
     /// - Throws: ``StoreError/unavailable(_:)`` when the server cannot be reached or refuses us.
     init(
         connectionString: String, connectTimeout: Duration, statementTimeout: Duration?,
-        usePreparedStatements: Bool
+        usePreparedStatements: Bool, settingsInStartupPacket: Bool
     ) throws(StoreError) {
         let parameters = try Self.connectionParameters(
-            connectionString: connectionString, connectTimeout: connectTimeout, statementTimeout: statementTimeout)
+            connectionString: connectionString, connectTimeout: connectTimeout,
+            statementTimeout: settingsInStartupPacket ? statementTimeout : nil,
+            settingsInStartupPacket: settingsInStartupPacket)
         let keywords = parameters.map { strdup($0.keyword) }
         let values = parameters.map { strdup($0.value) }
         defer {
@@ -51,24 +59,41 @@ public final class PostgresConnection {
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         self.handle = connection
         self.usePreparedStatements = usePreparedStatements
+        if !settingsInStartupPacket {
+            do throws(StoreError) {
+                try execute(Self.sessionSettingsSQL(statementTimeout: statementTimeout))
+            } catch {
+                throw .unavailable("cannot configure the session: \(error)")
+            }
+        }
     }
 
+    /// Opens a pool connection: settings in the startup packet unless statements are unnamed, which
+    /// means pgbouncer in transaction mode.
     convenience init(configuration: PostgresConfiguration) throws(StoreError) {
         try self.init(
             connectionString: configuration.connectionString, connectTimeout: configuration.connectTimeout,
             statementTimeout: configuration.statementTimeout,
-            usePreparedStatements: configuration.usePreparedStatements)
+            usePreparedStatements: configuration.usePreparedStatements,
+            settingsInStartupPacket: configuration.usePreparedStatements)
+    }
+
+    /// `SET`s for the session settings, for when they cannot travel in the startup packet.
+    static func sessionSettingsSQL(statementTimeout: Duration?) -> String {
+        "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET statement_timeout = "
+            + String(statementTimeout.map { max(1, $0.roundedUpMilliseconds) } ?? 0)
     }
 
     deinit {
         PQfinish(handle)
     }
 
-    /// The user's connection string split into keywords, plus the session settings the store relies
-    /// on: `TimeZone=UTC`, `DateStyle=ISO`, `client_encoding=UTF8`, `statement_timeout`, a connect
-    /// timeout and TCP keepalives. They travel in the startup packet, so setting them costs no round trip.
+    /// The user's connection string split into keywords, plus the settings the store relies on:
+    /// `client_encoding=UTF8`, a connect timeout, TCP keepalives, and with `settingsInStartupPacket`
+    /// `TimeZone=UTC`, `DateStyle=ISO` and `statement_timeout` appended to `options`.
     static func connectionParameters(
-        connectionString: String, connectTimeout: Duration, statementTimeout: Duration?
+        connectionString: String, connectTimeout: Duration, statementTimeout: Duration?,
+        settingsInStartupPacket: Bool = true
     ) throws(StoreError) -> [(keyword: String, value: String)] {
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(connectionString, &errorMessage) else {
@@ -101,6 +126,7 @@ public final class PostgresConnection {
         set("keepalives_count", String(SessionDefaults.keepalivesCount), overriding: false)
         set("tcp_user_timeout", String(SessionDefaults.tcpUserTimeoutMilliseconds), overriding: false)
         set("application_name", SessionDefaults.applicationName, overriding: false)
+        guard settingsInStartupPacket else { return parameters }
         let statementTimeoutMilliseconds = statementTimeout.map { max(1, $0.roundedUpMilliseconds) } ?? 0
         let session = "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=\(statementTimeoutMilliseconds)"
         let userOptions = parameters.first(where: { $0.keyword == "options" })?.value ?? ""

@@ -89,7 +89,7 @@ public final class PostgresListener: Sendable {
             do throws(StoreError) {
                 connection = try PostgresConnection(
                     connectionString: connectionString, connectTimeout: .seconds(2), statementTimeout: nil,
-                    usePreparedStatements: false)
+                    usePreparedStatements: false, settingsInStartupPacket: true)
                 for channel in channels {
                     try connection.execute("LISTEN " + quoteIdentifier(channel))
                 }

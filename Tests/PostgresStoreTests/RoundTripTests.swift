@@ -100,8 +100,10 @@ import Testing
         #expect(rows.affectedRows == 1)
     }
 
-    @Test func sessionsAreUTCAndISO() throws {
-        let pool = TestDatabase.pool()
+    /// Prepared mode sets them in the startup packet, unnamed (pgbouncer) mode with SET after connecting.
+    @Test(arguments: [true, false])
+    func sessionsAreUTCAndISO(prepared: Bool) throws {
+        let pool = TestDatabase.pool(prepared: prepared)
         defer { pool.close() }
         let row = try #require(
             try pool.query(

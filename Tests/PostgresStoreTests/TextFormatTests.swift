@@ -125,6 +125,11 @@ import Testing
         #expect(values["connect_timeout"] == "3")
         #expect(values["client_encoding"] == "UTF8")
         #expect(values["options"] == "-c search_path=x -c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=30000")
+        let forPgbouncer = try PostgresConnection.connectionParameters(
+            connectionString: "postgresql://u@h/db", connectTimeout: .seconds(2), statementTimeout: .seconds(30),
+            settingsInStartupPacket: false)
+        #expect(!forPgbouncer.contains { $0.keyword == "options" })
+        #expect(forPgbouncer.contains { $0 == ("client_encoding", "UTF8") })
         #expect(throws: StoreError.self) {
             try PostgresConnection.connectionParameters(
                 connectionString: "postgresql://h/db?nonsense=1", connectTimeout: .seconds(2), statementTimeout: nil)
