@@ -345,11 +345,16 @@ public final class PostgresConnection {
             markBroken()
             return false
         }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, 0)
-        if ready > 0 {
-            if PQconsumeInput(handle) != 1 || PQstatus(handle) != CONNECTION_OK
-                || descriptor.revents & Int16(POLLHUP) != 0
+        // A server that ends a session (shutdown, pg_terminate_backend) first sends a FATAL message, then
+        // closes the socket: one read returns the message, only the next one sees the end of the stream.
+        // So read while there is something to read (a bounded number of times: a live connection that
+        // just received a NOTIFY or a parameter change stops being readable after one read).
+        for _ in 0..<Self.maximumReadsWhenCheckingLiveness {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, 0)
+            if ready == 0 || (ready < 0 && errno == EINTR) { return true }
+            if ready < 0 || descriptor.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0
+                || PQconsumeInput(handle) != 1 || PQstatus(handle) != CONNECTION_OK
             {
                 markBroken()
                 return false
@@ -357,6 +362,9 @@ public final class PostgresConnection {
         }
         return true
     }
+
+    /// See ``isAlive()``.
+    private static let maximumReadsWhenCheckingLiveness = 4
 
     func markBroken() {
         isBroken = true

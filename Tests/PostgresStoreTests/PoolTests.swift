@@ -287,3 +287,64 @@ import Testing
         #expect(errors.all.filter { $0 == nil }.count == 1)
     }
 }
+
+/// Connections killed by the server, and statements cancelled by it.
+@Suite struct BrokenConnectionTests {
+    @Test func aConnectionKilledWhileLeasedFailsWithUnavailableAndIsDiscarded() throws {
+        let pool = TestDatabase.pool(poolSize: 1)
+        let admin = TestDatabase.pool(poolSize: 1)
+        defer {
+            pool.close()
+            admin.close()
+        }
+        let error = storeError {
+            try pool.withConnection { connection in
+                let pid = try #require(try connection.query("SELECT pg_backend_pid()").first?.int(0))
+                try admin.query("SELECT pg_terminate_backend($1::int4)", [.int(pid)])
+                _ = try connection.query("SELECT 1")
+            }
+        }
+        guard case .unavailable? = error else {
+            Issue.record("expected .unavailable, got \(String(describing: error))")
+            return
+        }
+        #expect(pool.statistics.idle == 0 && pool.statistics.inUse == 0)
+        #expect(try pool.query("SELECT 1").first?.int(0) == 1)
+    }
+
+    @Test func aParkedConnectionKilledMeanwhileIsReplacedTransparently() throws {
+        let pool = TestDatabase.pool(poolSize: 2)
+        let admin = TestDatabase.pool(poolSize: 1)
+        defer {
+            pool.close()
+            admin.close()
+        }
+        onThreads(2) { _ in _ = try? pool.query("SELECT pg_sleep(0.05)") }
+        #expect(pool.statistics.idle == 2)
+        let pids = try pool.withConnection { first in
+            try pool.withConnection { second in
+                try [first, second].compactMap { try $0.query("SELECT pg_backend_pid()").first?.int(0) }
+            }
+        }
+        for pid in pids { try admin.query("SELECT pg_terminate_backend($1::int4, 5000)", [.int(pid)]) }
+        // Both parked connections are dead; the next requests never see it.
+        for _ in 0..<4 { #expect(try pool.query("SELECT 1").first?.int(0) == 1) }
+        let newPid = try pool.query("SELECT pg_backend_pid()").first?.int(0)
+        #expect(newPid.map { !pids.contains($0) } == true)
+    }
+
+    @Test func statementTimeoutCancelsAndLeavesTheConnectionUsable() throws {
+        var configuration = TestDatabase.configuration(poolSize: 1)
+        configuration.statementTimeout = .milliseconds(100)
+        let pool = PostgresPool(configuration: configuration)
+        defer { pool.close() }
+        let (error, elapsed) = measure { storeError { _ = try pool.query("SELECT pg_sleep(5)") } }
+        guard case .server(sqlstate: "57014", _)? = error else {
+            Issue.record("expected query_canceled, got \(String(describing: error))")
+            return
+        }
+        #expect(elapsed < .seconds(2))
+        #expect(try pool.query("SELECT 1").first?.int(0) == 1)
+        #expect(pool.statistics.idle == 1)
+    }
+}
