@@ -47,13 +47,14 @@ public final class PostgresConnection {
         }
         let keywordPointers = keywords.map { UnsafePointer($0) } + [nil]
         let valuePointers = values.map { UnsafePointer($0) } + [nil]
-        guard let connection = PQconnectdbParams(keywordPointers, valuePointers, 0) else {
+        guard let connection = PQconnectStartParams(keywordPointers, valuePointers, 0) else {
             throw .unavailable("cannot allocate a connection")
         }
-        guard PQstatus(connection) == CONNECTION_OK else {
-            let message = Self.trimmed(PQerrorMessage(connection))
+        do throws(StoreError) {
+            try Self.completeConnecting(connection, deadline: .now + connectTimeout)
+        } catch {
             PQfinish(connection)
-            throw .unavailable("cannot connect: \(message)")
+            throw error
         }
         // Without this libpq prints every NOTICE ("relation already exists, skipping") on stderr.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
@@ -65,6 +66,38 @@ public final class PostgresConnection {
             } catch {
                 throw .unavailable("cannot configure the session: \(error)")
             }
+        }
+    }
+
+    /// Drives libpq's non-blocking connection state machine (`PQconnectPoll`) until it succeeds, fails,
+    /// or `deadline` passes. Unlike libpq's own `connect_timeout` (whole seconds, at least 2, per host),
+    /// this honours the configured `Duration` for the whole attempt.
+    private static func completeConnecting(_ connection: OpaquePointer, deadline: ContinuousClock.Instant)
+        throws(StoreError)
+    {
+        var status = PGRES_POLLING_WRITING
+        while true {
+            guard PQstatus(connection) != CONNECTION_BAD else {
+                throw .unavailable("cannot connect: \(trimmed(PQerrorMessage(connection)))")
+            }
+            switch status {
+            case PGRES_POLLING_OK:
+                return
+            case PGRES_POLLING_FAILED:
+                throw .unavailable("cannot connect: \(trimmed(PQerrorMessage(connection)))")
+            default:
+                let remaining = deadline - .now
+                guard remaining > .zero else { throw .unavailable("cannot connect: timed out") }
+                // The socket may change between calls (another host or address is tried).
+                let events = status == PGRES_POLLING_READING ? POLLIN : POLLOUT
+                var descriptor = pollfd(fd: PQsocket(connection), events: Int16(events), revents: 0)
+                let ready = poll(&descriptor, 1, Int32(clamping: remaining.roundedUpMilliseconds))
+                if ready < 0 && errno != EINTR {
+                    throw .unavailable("cannot connect: poll failed (errno \(errno))")
+                }
+                if ready == 0 { continue }  // re-check the deadline
+            }
+            status = PQconnectPoll(connection)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import PostgresStore
 import Synchronization
 import Testing
@@ -346,5 +347,37 @@ import Testing
         #expect(elapsed < .seconds(2))
         #expect(try pool.query("SELECT 1").first?.int(0) == 1)
         #expect(pool.statistics.idle == 1)
+    }
+}
+
+extension BrokenConnectionTests {
+    /// A listener that accepts TCP connections and never answers: connecting must give up on time.
+    @Test func connectingToAServerThatNeverAnswersGivesUpAtTheConnectTimeout() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(descriptor, generic, length) == 0 && listen(descriptor, 16) == 0
+                    && getsockname(descriptor, generic, &length) == 0
+            }
+        }
+        try #require(bound)
+        var configuration = PostgresConfiguration(
+            connectionString: "postgresql://postgres@127.0.0.1:\(UInt16(bigEndian: address.sin_port))/postgres")
+        configuration.connectTimeout = .milliseconds(300)
+        let pool = PostgresPool(configuration: configuration)
+        defer { pool.close() }
+        let (error, elapsed) = measure { storeError { _ = try pool.query("SELECT 1") } }
+        guard case .unavailable? = error else {
+            Issue.record("expected .unavailable, got \(String(describing: error))")
+            return
+        }
+        #expect(elapsed >= .milliseconds(280))
+        #expect(elapsed < .milliseconds(1500))
+        #expect(pool.statistics.inUse == 0)
     }
 }
