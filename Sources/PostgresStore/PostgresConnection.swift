@@ -555,9 +555,9 @@ public final class PostgresConnection {
         return error
     }
 
-    /// `.unavailable` with libpq's connection error message, marking the connection broken when it is.
+    /// `.unavailable` with libpq's connection error message. The protocol state is unknown after such a
+    /// failure (no result, cannot send), so the connection is marked broken and never reused.
     private func connectionError(fallback: String) -> StoreError {
-        if PQstatus(handle) != CONNECTION_OK { markBroken() }
         let message = Self.trimmed(PQerrorMessage(handle))
         markBroken()
         return .unavailable(message.isEmpty ? fallback : message)

@@ -95,7 +95,7 @@ public final class PostgresListener: Sendable {
                 }
             } catch {
                 hasFailed = true
-                sleep(backoff, unlessStopped: run)
+                pause(for: backoff, unlessStopped: run)
                 backoff = min(backoff * 2, maximumBackoff)
                 continue
             }
@@ -129,7 +129,7 @@ public final class PostgresListener: Sendable {
         }
     }
 
-    private static func sleep(_ duration: Duration, unlessStopped run: ListenerRun) {
+    private static func pause(for duration: Duration, unlessStopped run: ListenerRun) {
         let deadline = ContinuousClock.now + duration
         while !run.isStopRequested, ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: min(stopCheckInterval, deadline - .now).timeInterval)
