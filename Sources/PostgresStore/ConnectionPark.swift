@@ -8,6 +8,7 @@ import Foundation
 /// the leasing thread touches it until it hands it back through ``release(_:)``. No libpq call is made
 /// while the lock is held (connections are closed by the caller, after unlocking).
 final class ConnectionPark: @unchecked Sendable {
+    /// The result of a lease request, for ``PostgresPool`` to act on outside the lock.
     enum LeaseOutcome {
         case use(PostgresConnection)
         case connect
@@ -18,6 +19,7 @@ final class ConnectionPark: @unchecked Sendable {
     private let condition = NSCondition()
     private var state: PoolState
 
+    /// An empty park for at most `maximumSize` connections.
     init(maximumSize: Int) {
         state = PoolState(maximumSize: maximumSize)
     }
@@ -74,6 +76,7 @@ final class ConnectionPark: @unchecked Sendable {
         return parked
     }
 
+    /// A consistent snapshot of the counters.
     var statistics: PoolStatistics {
         condition.lock()
         defer { condition.unlock() }

@@ -8,6 +8,7 @@ public struct Migration: Sendable {
     /// Statements that cannot run in a transaction block (`CREATE INDEX CONCURRENTLY`) are not supported.
     public var sql: String
 
+    /// A migration; `version` orders it and records it.
     public init(version: Int, name: String, sql: String) {
         self.version = version
         self.name = name

@@ -3,6 +3,7 @@ public enum Migrator {
     /// The `pg_advisory_lock` key every gateway process takes while migrating ("MGMIGRAT" in ASCII).
     static let advisoryLockKey: Int64 = 0x4D47_4D49_4752_4154
 
+    /// The ledger of applied migrations, in the session's first `search_path` schema.
     static let createTableSQL = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
             version bigint PRIMARY KEY,

@@ -13,19 +13,25 @@ struct PoolState {
         case fail
     }
 
+    /// `poolSize`, at least 1.
     let maximumSize: Int
     /// Parked connections, most recently used last (leased LIFO, so surplus connections idle out of use).
     private(set) var idle: [PostgresConnection] = []
     /// Leased connections plus slots reserved for connections being opened.
     private(set) var inUse = 0
+    /// Lease requests waiting for a release.
     private(set) var waiting = 0
+    /// Lease requests that gave up, ever.
     private(set) var totalLeaseTimeouts = 0
+    /// Set by ``close()``; leases fail from then on.
     private(set) var isClosed = false
 
+    /// An empty pool of at most `maximumSize` connections.
     init(maximumSize: Int) {
         self.maximumSize = max(1, maximumSize)
     }
 
+    /// A lease request: a parked connection, else a slot to open one, else wait (or fail once closed).
     mutating func lease() -> LeaseAction {
         if isClosed { return .fail }
         if let connection = idle.popLast() {
@@ -39,8 +45,11 @@ struct PoolState {
         return .wait
     }
 
+    /// A lease request starts waiting for a release.
     mutating func waitStarted() { waiting += 1 }
+    /// A waiting lease request woke up (released connection, timeout or close).
     mutating func waitEnded() { waiting -= 1 }
+    /// A lease request gave up at its deadline.
     mutating func leaseTimedOut() { totalLeaseTimeouts += 1 }
 
     /// A reserved slot's connection could not be opened, or a leased one was found dead: the slot is free.
@@ -66,6 +75,7 @@ struct PoolState {
         return parked
     }
 
+    /// The counters, as the public snapshot.
     var statistics: PoolStatistics {
         PoolStatistics(
             size: maximumSize, inUse: inUse, idle: idle.count, waiting: waiting,

@@ -6,7 +6,7 @@ public struct PostgresConfiguration: Sendable {
     public var poolSize: Int = 10
     /// How long a lease waits for a free connection before failing with ``StoreError/unavailable(_:)``.
     public var leaseTimeout: Duration = .seconds(2)
-    /// How long opening one connection may take. libpq counts whole seconds, at least 2: rounded up.
+    /// How long opening one connection may take, all of it (TCP, TLS, authentication, every host tried).
     public var connectTimeout: Duration = .seconds(2)
     /// `false` sends unnamed statements every time, as pgbouncer in transaction mode requires.
     public var usePreparedStatements: Bool = true

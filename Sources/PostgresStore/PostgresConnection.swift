@@ -23,14 +23,22 @@ public final class PostgresConnection {
     /// builds SQL dynamically cannot grow server memory without bound.
     static let maximumPreparedStatements = 512
 
-    /// Connects, blocking for at most the connect timeout.
+    /// Connects, blocking for at most the connect timeout, and configures the session.
+    ///
+    /// With `settingsInStartupPacket`, `TimeZone`, `DateStyle` and `statement_timeout` travel in the
+    /// startup packet's `options` (no extra round trip, and they survive `RESET ALL`). pgbouncer refuses
+    /// `options`, so without it they are `SET` right after connecting: pgbouncer tracks `TimeZone` and
+    /// `DateStyle` per client and re-applies them on every server connection it hands out; it does not
+    /// track `statement_timeout`, which behind pgbouncer is best set on the role or in pgbouncer.
     /// - Throws: ``StoreError/unavailable(_:)`` when the server cannot be reached or refuses us.
     init(
         connectionString: String, connectTimeout: Duration, statementTimeout: Duration?,
-        usePreparedStatements: Bool
+        usePreparedStatements: Bool, settingsInStartupPacket: Bool
     ) throws(StoreError) {
         let parameters = try Self.connectionParameters(
-            connectionString: connectionString, connectTimeout: connectTimeout, statementTimeout: statementTimeout)
+            connectionString: connectionString, connectTimeout: connectTimeout,
+            statementTimeout: settingsInStartupPacket ? statementTimeout : nil,
+            settingsInStartupPacket: settingsInStartupPacket)
         let keywords = parameters.map { strdup($0.keyword) }
         let values = parameters.map { strdup($0.value) }
         defer {
@@ -39,36 +47,86 @@ public final class PostgresConnection {
         }
         let keywordPointers = keywords.map { UnsafePointer($0) } + [nil]
         let valuePointers = values.map { UnsafePointer($0) } + [nil]
-        guard let connection = PQconnectdbParams(keywordPointers, valuePointers, 0) else {
+        guard let connection = PQconnectStartParams(keywordPointers, valuePointers, 0) else {
             throw .unavailable("cannot allocate a connection")
         }
-        guard PQstatus(connection) == CONNECTION_OK else {
-            let message = Self.trimmed(PQerrorMessage(connection))
+        do throws(StoreError) {
+            try Self.completeConnecting(connection, deadline: .now + connectTimeout)
+        } catch {
             PQfinish(connection)
-            throw .unavailable("cannot connect: \(message)")
+            throw error
         }
         // Without this libpq prints every NOTICE ("relation already exists, skipping") on stderr.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         self.handle = connection
         self.usePreparedStatements = usePreparedStatements
+        if !settingsInStartupPacket {
+            do throws(StoreError) {
+                try execute(Self.sessionSettingsSQL(statementTimeout: statementTimeout))
+            } catch {
+                throw .unavailable("cannot configure the session: \(error)")
+            }
+        }
     }
 
+    /// Drives libpq's non-blocking connection state machine (`PQconnectPoll`) until it succeeds, fails,
+    /// or `deadline` passes. Unlike libpq's own `connect_timeout` (whole seconds, at least 2, per host),
+    /// this honours the configured `Duration` for the whole attempt.
+    private static func completeConnecting(_ connection: OpaquePointer, deadline: ContinuousClock.Instant)
+        throws(StoreError)
+    {
+        var status = PGRES_POLLING_WRITING
+        while true {
+            guard PQstatus(connection) != CONNECTION_BAD else {
+                throw .unavailable("cannot connect: \(trimmed(PQerrorMessage(connection)))")
+            }
+            switch status {
+            case PGRES_POLLING_OK:
+                return
+            case PGRES_POLLING_FAILED:
+                throw .unavailable("cannot connect: \(trimmed(PQerrorMessage(connection)))")
+            default:
+                let remaining = deadline - .now
+                guard remaining > .zero else { throw .unavailable("cannot connect: timed out") }
+                // The socket may change between calls (another host or address is tried).
+                let events = status == PGRES_POLLING_READING ? POLLIN : POLLOUT
+                var descriptor = pollfd(fd: PQsocket(connection), events: Int16(events), revents: 0)
+                let ready = poll(&descriptor, 1, Int32(clamping: remaining.roundedUpMilliseconds))
+                if ready < 0 && errno != EINTR {
+                    throw .unavailable("cannot connect: poll failed (errno \(errno))")
+                }
+                if ready == 0 { continue }  // re-check the deadline
+            }
+            status = PQconnectPoll(connection)
+        }
+    }
+
+    /// Opens a pool connection: settings in the startup packet unless statements are unnamed, which
+    /// means pgbouncer in transaction mode.
     convenience init(configuration: PostgresConfiguration) throws(StoreError) {
         try self.init(
             connectionString: configuration.connectionString, connectTimeout: configuration.connectTimeout,
             statementTimeout: configuration.statementTimeout,
-            usePreparedStatements: configuration.usePreparedStatements)
+            usePreparedStatements: configuration.usePreparedStatements,
+            settingsInStartupPacket: configuration.usePreparedStatements)
+    }
+
+    /// `SET`s for the session settings, for when they cannot travel in the startup packet.
+    static func sessionSettingsSQL(statementTimeout: Duration?) -> String {
+        "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET statement_timeout = "
+            + String(statementTimeout.map { max(1, $0.roundedUpMilliseconds) } ?? 0)
     }
 
     deinit {
         PQfinish(handle)
     }
 
-    /// The user's connection string split into keywords, plus the session settings the store relies
-    /// on: `TimeZone=UTC`, `DateStyle=ISO`, `client_encoding=UTF8`, `statement_timeout`, a connect
-    /// timeout and TCP keepalives. They travel in the startup packet, so setting them costs no round trip.
+    /// The user's connection string split into keywords, plus the settings the store relies on:
+    /// `client_encoding=UTF8`, a connect timeout, TCP keepalives, and with `settingsInStartupPacket`
+    /// `TimeZone=UTC`, `DateStyle=ISO` and `statement_timeout` appended to `options`.
     static func connectionParameters(
-        connectionString: String, connectTimeout: Duration, statementTimeout: Duration?
+        connectionString: String, connectTimeout: Duration, statementTimeout: Duration?,
+        settingsInStartupPacket: Bool = true
     ) throws(StoreError) -> [(keyword: String, value: String)] {
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(connectionString, &errorMessage) else {
@@ -101,6 +159,7 @@ public final class PostgresConnection {
         set("keepalives_count", String(SessionDefaults.keepalivesCount), overriding: false)
         set("tcp_user_timeout", String(SessionDefaults.tcpUserTimeoutMilliseconds), overriding: false)
         set("application_name", SessionDefaults.applicationName, overriding: false)
+        guard settingsInStartupPacket else { return parameters }
         let statementTimeoutMilliseconds = statementTimeout.map { max(1, $0.roundedUpMilliseconds) } ?? 0
         let session = "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=\(statementTimeoutMilliseconds)"
         let userOptions = parameters.first(where: { $0.keyword == "options" })?.value ?? ""
@@ -115,23 +174,35 @@ public final class PostgresConnection {
     /// With prepared statements on, the statement is prepared on first use on this connection (named
     /// `s1`, `s2`...), keyed by SQL text and parameter types; otherwise it is sent unnamed each time.
     /// Parameter types are sent explicitly (`.null` leaves the type to the server).
+    ///
+    /// A prepared statement the server no longer has (`26000`, after a `DISCARD ALL`) or can no longer
+    /// run (`0A000` "cached plan must not change result type", after a schema change) is forgotten and,
+    /// outside a transaction block, prepared again and retried once.
     @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(StoreError) -> PostgresRows {
         try checkUsable()
         let values = try encode(parameters)
         let types = parameters.map(PostgresTextFormat.typeOID(of:))
-        let count = Int32(parameters.count)
-        let result: OpaquePointer?
-        if let name = try preparedStatementName(sql: sql, types: types) {
-            result = Self.withParameterPointers(values) { pointers in
-                PQexecPrepared(handle, name, count, pointers, nil, nil, 0)
+        guard usePreparedStatements else {
+            return try rows(from: execUnnamed(sql, types: types, values: values))
+        }
+        var attempt = 1
+        while true {
+            guard let name = try preparedStatementName(sql: sql, types: types) else {
+                return try rows(from: execUnnamed(sql, types: types, values: values))
             }
-        } else {
-            result = Self.withParameterPointers(values) { pointers in
-                PQexecParams(handle, sql, count, types, pointers, nil, nil, 0)
+            do throws(StoreError) {
+                return try rows(from: execPrepared(name, values: values))
+            } catch {
+                guard case .server(let sqlstate, _) = error,
+                    sqlstate == SQLState.invalidStatementName || sqlstate == SQLState.featureNotSupported
+                else { throw error }
+                // Never reuse the name: the server may still hold a statement under it.
+                preparedNames[Self.cacheKey(sql: sql, types: types)] = nil
+                guard attempt == 1, transactionState == .idle else { throw error }
+                attempt += 1
             }
         }
-        return try rows(from: result)
     }
 
     /// Runs SQL with the simple query protocol: no parameters, several statements allowed (migrations).
@@ -180,26 +251,21 @@ public final class PostgresConnection {
                 continue
             }
             let types = statement.parameters.map(PostgresTextFormat.typeOID(of:))
-            let count = Int32(types.count)
             var ok: Bool
             var preparedName: String?
             var cacheKey: String?
-            if usePreparedStatements {
-                let key = Self.cacheKey(sql: statement.sql, types: types)
-                if let name = preparedNames[key] {
-                    ok = Self.withParameterPointers(values) { PQsendQueryPrepared(handle, name, count, $0, nil, nil, 0) } == 1
-                } else if preparedNames.count < Self.maximumPreparedStatements {
-                    let name = nextStatementName()
-                    preparedNames[key] = name
-                    preparedName = name
-                    cacheKey = key
-                    ok = PQsendPrepare(handle, name, statement.sql, count, types) == 1
-                    ok = ok && Self.withParameterPointers(values) { PQsendQueryPrepared(handle, name, count, $0, nil, nil, 0) } == 1
-                } else {
-                    ok = Self.withParameterPointers(values) { PQsendQueryParams(handle, statement.sql, count, types, $0, nil, nil, 0) } == 1
-                }
+            let key = Self.cacheKey(sql: statement.sql, types: types)
+            if usePreparedStatements, let name = preparedNames[key] {
+                ok = sendPrepared(name, values: values)
+            } else if usePreparedStatements, preparedNames.count < Self.maximumPreparedStatements {
+                let name = nextStatementName()
+                preparedNames[key] = name
+                preparedName = name
+                cacheKey = key
+                ok = PQsendPrepare(handle, name, statement.sql, Int32(types.count), types) == 1
+                ok = ok && sendPrepared(name, values: values)
             } else {
-                ok = Self.withParameterPointers(values) { PQsendQueryParams(handle, statement.sql, count, types, $0, nil, nil, 0) } == 1
+                ok = sendUnnamed(statement.sql, types: types, values: values)
             }
             ok = ok && PQpipelineSync(handle) == 1
             if ok {
@@ -312,16 +378,26 @@ public final class PostgresConnection {
             markBroken()
             return false
         }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, 0)
-        if ready > 0 {
-            if PQconsumeInput(handle) != 1 || PQstatus(handle) != CONNECTION_OK || descriptor.revents & Int16(POLLHUP) != 0 {
+        // A server that ends a session (shutdown, pg_terminate_backend) first sends a FATAL message, then
+        // closes the socket: one read returns the message, only the next one sees the end of the stream.
+        // So read while there is something to read (a bounded number of times: a live connection that
+        // just received a NOTIFY or a parameter change stops being readable after one read).
+        for _ in 0..<Self.maximumReadsWhenCheckingLiveness {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, 0)
+            if ready == 0 || (ready < 0 && errno == EINTR) { return true }
+            if ready < 0 || descriptor.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0
+                || PQconsumeInput(handle) != 1 || PQstatus(handle) != CONNECTION_OK
+            {
                 markBroken()
                 return false
             }
         }
         return true
     }
+
+    /// See ``isAlive()``.
+    private static let maximumReadsWhenCheckingLiveness = 4
 
     func markBroken() {
         isBroken = true
@@ -393,6 +469,25 @@ public final class PostgresConnection {
         return name
     }
 
+    private func execPrepared(_ name: String, values: [[UInt8]?]) -> OpaquePointer? {
+        Self.withParameterPointers(values) { PQexecPrepared(handle, name, Int32(values.count), $0, nil, nil, 0) }
+    }
+
+    private func execUnnamed(_ sql: String, types: [UInt32], values: [[UInt8]?]) -> OpaquePointer? {
+        Self.withParameterPointers(values) { PQexecParams(handle, sql, Int32(values.count), types, $0, nil, nil, 0) }
+    }
+
+    private func sendPrepared(_ name: String, values: [[UInt8]?]) -> Bool {
+        Self.withParameterPointers(values) { PQsendQueryPrepared(handle, name, Int32(values.count), $0, nil, nil, 0) }
+            == 1
+    }
+
+    private func sendUnnamed(_ sql: String, types: [UInt32], values: [[UInt8]?]) -> Bool {
+        Self.withParameterPointers(values) {
+            PQsendQueryParams(handle, sql, Int32(values.count), types, $0, nil, nil, 0)
+        } == 1
+    }
+
     /// Calls `body` with a C array of NUL-terminated values (NULL pointers for SQL NULL), all in one buffer.
     private static func withParameterPointers<R>(
         _ values: [[UInt8]?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
@@ -460,9 +555,9 @@ public final class PostgresConnection {
         return error
     }
 
-    /// `.unavailable` with libpq's connection error message, marking the connection broken when it is.
+    /// `.unavailable` with libpq's connection error message. The protocol state is unknown after such a
+    /// failure (no result, cannot send), so the connection is marked broken and never reused.
     private func connectionError(fallback: String) -> StoreError {
-        if PQstatus(handle) != CONNECTION_OK { markBroken() }
         let message = Self.trimmed(PQerrorMessage(handle))
         markBroken()
         return .unavailable(message.isEmpty ? fallback : message)

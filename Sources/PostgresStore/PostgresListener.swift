@@ -64,7 +64,11 @@ public final class PostgresListener: Sendable {
     /// Stops listening and closes the connection. Waits (boundedly) for the thread to finish, so no
     /// callback runs after it returns, unless called from a callback itself.
     public func stop() {
-        guard let run = current.withLock({ current in defer { current = nil }; return current }) else { return }
+        guard
+            let run = current.withLock({ current in
+                defer { current = nil }; return current
+            })
+        else { return }
         run.requestStop()
         if !run.isCurrentThread {
             _ = run.finished.wait(timeout: .now() + .milliseconds(Int(Self.stopTimeout.roundedUpMilliseconds)))
@@ -85,13 +89,13 @@ public final class PostgresListener: Sendable {
             do throws(StoreError) {
                 connection = try PostgresConnection(
                     connectionString: connectionString, connectTimeout: .seconds(2), statementTimeout: nil,
-                    usePreparedStatements: false)
+                    usePreparedStatements: false, settingsInStartupPacket: true)
                 for channel in channels {
                     try connection.execute("LISTEN " + quoteIdentifier(channel))
                 }
             } catch {
                 hasFailed = true
-                sleep(backoff, unlessStopped: run)
+                pause(for: backoff, unlessStopped: run)
                 backoff = min(backoff * 2, maximumBackoff)
                 continue
             }
@@ -125,7 +129,7 @@ public final class PostgresListener: Sendable {
         }
     }
 
-    private static func sleep(_ duration: Duration, unlessStopped run: ListenerRun) {
+    private static func pause(for duration: Duration, unlessStopped run: ListenerRun) {
         let deadline = ContinuousClock.now + duration
         while !run.isStopRequested, ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: min(stopCheckInterval, deadline - .now).timeInterval)

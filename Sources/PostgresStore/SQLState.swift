@@ -10,6 +10,8 @@ enum SQLState {
     static let uniqueViolation = "23505"
     static let checkViolation = "23514"
     static let inFailedSQLTransaction = "25P02"
+    static let invalidStatementName = "26000"
+    static let featureNotSupported = "0A000"
     static let serializationFailure = "40001"
     static let deadlockDetected = "40P01"
     static let undefinedTable = "42P01"

@@ -15,7 +15,9 @@ import Testing
 
     private func migrations(_ table: String) -> [Migration] {
         [
-            Migration(version: 1, name: "create", sql: "CREATE TABLE \(table) (id int8 PRIMARY KEY); CREATE TABLE \(table)_log (n int8)"),
+            Migration(
+                version: 1, name: "create",
+                sql: "CREATE TABLE \(table) (id int8 PRIMARY KEY); CREATE TABLE \(table)_log (n int8)"),
             Migration(version: 2, name: "add column", sql: "ALTER TABLE \(table) ADD COLUMN note text"),
             // Not idempotent: applying it twice would duplicate the row.
             Migration(version: 3, name: "seed", sql: "INSERT INTO \(table)_log SELECT 1 FROM pg_sleep(0.2)"),

@@ -51,11 +51,12 @@ import Testing
         let collected = Collected<[Result<PostgresRows, StoreError>]>()
         let error = storeError {
             try pool.transaction { connection in
-                collected.append(try connection.pipeline([
-                    ("INSERT INTO \(table) VALUES ($1)", [.int(1)]),
-                    ("INSERT INTO \(table) VALUES ($1)", [.int(1)]),
-                    ("INSERT INTO \(table) VALUES ($1)", [.int(2)]),
-                ]))
+                collected.append(
+                    try connection.pipeline([
+                        ("INSERT INTO \(table) VALUES ($1)", [.int(1)]),
+                        ("INSERT INTO \(table) VALUES ($1)", [.int(1)]),
+                        ("INSERT INTO \(table) VALUES ($1)", [.int(2)]),
+                    ]))
             }
         }
         let results = try #require(collected.all.first)
@@ -73,7 +74,9 @@ import Testing
 
         // Without errors, the whole pipeline commits with the transaction.
         try pool.transaction { connection in
-            for result in try connection.pipeline((1...3).map { ("INSERT INTO \(table) VALUES ($1)", [.int(Int64($0))]) }) {
+            for result in try connection.pipeline(
+                (1...3).map { ("INSERT INTO \(table) VALUES ($1)", [.int(Int64($0))]) })
+            {
                 _ = try result.get()
             }
         }

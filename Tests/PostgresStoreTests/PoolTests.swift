@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import PostgresStore
 import Synchronization
 import Testing
@@ -143,14 +144,18 @@ import Testing
                 """)
             let insert = "INSERT INTO \(parent) (id, email) VALUES ($1, $2)"
             _ = try connection.query(insert, [.int(1), .text("a@example.com")])
-            #expect(storeError { _ = try connection.query(insert, [.int(2), .text("a@example.com")]) }
-                == .uniqueViolation(constraint: "\(parent)_email_key"))
-            #expect(storeError { _ = try connection.query(insert, [.int(-1), .text("b@example.com")]) }
-                == .checkViolation(constraint: "\(parent)_id_positive"))
-            #expect(storeError { _ = try connection.query(insert, [.int(3), .null]) }
-                == .checkViolation(constraint: nil))
-            #expect(storeError { _ = try connection.query("INSERT INTO \(child) VALUES ($1)", [.int(99)]) }
-                == .foreignKeyViolation(constraint: "\(child)_parent_fk"))
+            #expect(
+                storeError { _ = try connection.query(insert, [.int(2), .text("a@example.com")]) }
+                    == .uniqueViolation(constraint: "\(parent)_email_key"))
+            #expect(
+                storeError { _ = try connection.query(insert, [.int(-1), .text("b@example.com")]) }
+                    == .checkViolation(constraint: "\(parent)_id_positive"))
+            #expect(
+                storeError { _ = try connection.query(insert, [.int(3), .null]) }
+                    == .checkViolation(constraint: nil))
+            #expect(
+                storeError { _ = try connection.query("INSERT INTO \(child) VALUES ($1)", [.int(99)]) }
+                    == .foreignKeyViolation(constraint: "\(child)_parent_fk"))
             #expect(try connection.query("SELECT count(*) FROM \(parent)").first?.int(0) == 1)
         }
     }
@@ -183,7 +188,11 @@ import Testing
                 _ = try? connection.query("SELECT 1 / 0")
             }
         }
-        #expect(swallowed == .server(sqlstate: "25P02", message: "a statement failed inside the transaction; rolled back instead of committed"))
+        #expect(
+            swallowed
+                == .server(
+                    sqlstate: "25P02",
+                    message: "a statement failed inside the transaction; rolled back instead of committed"))
         #expect(try pool.query("SELECT count(*) FROM \(table)").first?.int(0) == 1)
     }
 
@@ -261,18 +270,114 @@ import Testing
         bothLocked.enter()
         bothLocked.enter()
         onThreads(2) { index in
-            errors.append(storeError {
-                try pool.withConnection { connection in
-                    try connection.execute("BEGIN")
-                    _ = try connection.query("SELECT * FROM \(table) WHERE id = $1 FOR UPDATE", [.int(Int64(index + 1))])
-                    bothLocked.leave()
-                    bothLocked.wait()
-                    _ = try connection.query("SELECT * FROM \(table) WHERE id = $1 FOR UPDATE", [.int(Int64(2 - index))])
-                    try connection.execute("COMMIT")
-                }
-            })
+            errors.append(
+                storeError {
+                    try pool.withConnection { connection in
+                        try connection.execute("BEGIN")
+                        _ = try connection.query(
+                            "SELECT * FROM \(table) WHERE id = $1 FOR UPDATE", [.int(Int64(index + 1))])
+                        bothLocked.leave()
+                        bothLocked.wait()
+                        _ = try connection.query(
+                            "SELECT * FROM \(table) WHERE id = $1 FOR UPDATE", [.int(Int64(2 - index))])
+                        try connection.execute("COMMIT")
+                    }
+                })
         }
         #expect(errors.all.filter { $0 == .serializationFailure }.count == 1)
         #expect(errors.all.filter { $0 == nil }.count == 1)
+    }
+}
+
+/// Connections killed by the server, and statements cancelled by it.
+@Suite struct BrokenConnectionTests {
+    @Test func aConnectionKilledWhileLeasedFailsWithUnavailableAndIsDiscarded() throws {
+        let pool = TestDatabase.pool(poolSize: 1)
+        let admin = TestDatabase.pool(poolSize: 1)
+        defer {
+            pool.close()
+            admin.close()
+        }
+        let error = storeError {
+            try pool.withConnection { connection in
+                let pid = try #require(try connection.query("SELECT pg_backend_pid()").first?.int(0))
+                try admin.query("SELECT pg_terminate_backend($1::int4)", [.int(pid)])
+                _ = try connection.query("SELECT 1")
+            }
+        }
+        guard case .unavailable? = error else {
+            Issue.record("expected .unavailable, got \(String(describing: error))")
+            return
+        }
+        #expect(pool.statistics.idle == 0 && pool.statistics.inUse == 0)
+        #expect(try pool.query("SELECT 1").first?.int(0) == 1)
+    }
+
+    @Test func aParkedConnectionKilledMeanwhileIsReplacedTransparently() throws {
+        let pool = TestDatabase.pool(poolSize: 2)
+        let admin = TestDatabase.pool(poolSize: 1)
+        defer {
+            pool.close()
+            admin.close()
+        }
+        onThreads(2) { _ in _ = try? pool.query("SELECT pg_sleep(0.05)") }
+        #expect(pool.statistics.idle == 2)
+        let pids = try pool.withConnection { first in
+            try pool.withConnection { second in
+                try [first, second].compactMap { try $0.query("SELECT pg_backend_pid()").first?.int(0) }
+            }
+        }
+        for pid in pids { try admin.query("SELECT pg_terminate_backend($1::int4, 5000)", [.int(pid)]) }
+        // Both parked connections are dead; the next requests never see it.
+        for _ in 0..<4 { #expect(try pool.query("SELECT 1").first?.int(0) == 1) }
+        let newPid = try pool.query("SELECT pg_backend_pid()").first?.int(0)
+        #expect(newPid.map { !pids.contains($0) } == true)
+    }
+
+    @Test func statementTimeoutCancelsAndLeavesTheConnectionUsable() throws {
+        var configuration = TestDatabase.configuration(poolSize: 1)
+        configuration.statementTimeout = .milliseconds(100)
+        let pool = PostgresPool(configuration: configuration)
+        defer { pool.close() }
+        let (error, elapsed) = measure { storeError { _ = try pool.query("SELECT pg_sleep(5)") } }
+        guard case .server(sqlstate: "57014", _)? = error else {
+            Issue.record("expected query_canceled, got \(String(describing: error))")
+            return
+        }
+        #expect(elapsed < .seconds(2))
+        #expect(try pool.query("SELECT 1").first?.int(0) == 1)
+        #expect(pool.statistics.idle == 1)
+    }
+}
+
+extension BrokenConnectionTests {
+    /// A listener that accepts TCP connections and never answers: connecting must give up on time.
+    @Test func connectingToAServerThatNeverAnswersGivesUpAtTheConnectTimeout() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(descriptor, generic, length) == 0 && listen(descriptor, 16) == 0
+                    && getsockname(descriptor, generic, &length) == 0
+            }
+        }
+        try #require(bound)
+        var configuration = PostgresConfiguration(
+            connectionString: "postgresql://postgres@127.0.0.1:\(UInt16(bigEndian: address.sin_port))/postgres")
+        configuration.connectTimeout = .milliseconds(300)
+        let pool = PostgresPool(configuration: configuration)
+        defer { pool.close() }
+        let (error, elapsed) = measure { storeError { _ = try pool.query("SELECT 1") } }
+        guard case .unavailable? = error else {
+            Issue.record("expected .unavailable, got \(String(describing: error))")
+            return
+        }
+        #expect(elapsed >= .milliseconds(280))
+        #expect(elapsed < .milliseconds(1500))
+        #expect(pool.statistics.inUse == 0)
     }
 }

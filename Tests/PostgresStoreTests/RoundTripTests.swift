@@ -33,7 +33,8 @@ import Testing
                 CREATE TEMP TABLE \(table) (
                     id serial PRIMARY KEY, t text, i int8, d float8, b bool, ts timestamptz, j jsonb, by bytea, arr text[])
                 """)
-            let insert = "INSERT INTO \(table) (t, i, d, b, ts, j, by, arr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+            let insert =
+                "INSERT INTO \(table) (t, i, d, b, ts, j, by, arr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
             let select = "SELECT t, i, d, b, ts, j, by, arr FROM \(table) WHERE id = $1"
             func roundTrip(_ values: [PostgresValue]) throws -> PostgresRow {
                 let id = try #require(try connection.query(insert, values).first?.int(0))
@@ -67,7 +68,9 @@ import Testing
                 #expect(row.stringArray(7) == Self.arrays[index % Self.arrays.count])
             }
             for (index, date) in Self.timestamps.enumerated() {
-                let row = try roundTrip([.text("ts\(index)"), .null, .double(.nan), .null, .timestamp(date), .null, .null, .null])
+                let row = try roundTrip([
+                    .text("ts\(index)"), .null, .double(.nan), .null, .timestamp(date), .null, .null, .null,
+                ])
                 #expect(micros(row.date(4)) == micros(date))
                 #expect(row.double(2)?.isNaN == true)
             }
@@ -97,10 +100,15 @@ import Testing
         #expect(rows.affectedRows == 1)
     }
 
-    @Test func sessionsAreUTCAndISO() throws {
-        let pool = TestDatabase.pool()
+    /// Prepared mode sets them in the startup packet, unnamed (pgbouncer) mode with SET after connecting.
+    @Test(arguments: [true, false])
+    func sessionsAreUTCAndISO(prepared: Bool) throws {
+        let pool = TestDatabase.pool(prepared: prepared)
         defer { pool.close() }
-        let row = try #require(try pool.query("SELECT current_setting('TimeZone'), current_setting('DateStyle'), current_setting('client_encoding'), current_setting('statement_timeout')").first)
+        let row = try #require(
+            try pool.query(
+                "SELECT current_setting('TimeZone'), current_setting('DateStyle'), current_setting('client_encoding'), current_setting('statement_timeout')"
+            ).first)
         #expect(row.string(0) == "UTC")
         #expect(row.string(1)?.hasPrefix("ISO") == true)
         #expect(row.string(2) == "UTF8")
@@ -137,6 +145,28 @@ import Testing
             #expect(rows.affectedRows == 5)
             #expect(try connection.query("DELETE FROM \(table) WHERE false").affectedRows == 0)
             #expect(try connection.query("").isEmpty)
+        }
+    }
+}
+
+/// Prepared statements that the server dropped or invalidated are prepared again.
+@Suite struct PreparedStatementRecoveryTests {
+    @Test func recoversFromDiscardAllAndFromAResultTypeChange() throws {
+        let pool = TestDatabase.pool(poolSize: 1)
+        defer { pool.close() }
+        let table = TestDatabase.uniqueName("replan")
+        try pool.withConnection { connection in
+            try connection.execute("CREATE TEMP TABLE \(table) (a int8)")
+            try connection.query("INSERT INTO \(table) VALUES ($1)", [.int(1)])
+            let select = "SELECT * FROM \(table) WHERE a = $1"
+            #expect(try connection.query(select, [.int(1)]).columnNames == ["a"])
+
+            try connection.execute("ALTER TABLE \(table) ADD COLUMN b text")
+            #expect(try connection.query(select, [.int(1)]).columnNames == ["a", "b"])
+
+            try connection.execute("DEALLOCATE ALL")
+            #expect(try connection.query(select, [.int(1)]).count == 1)
+            #expect(try connection.query("INSERT INTO \(table) VALUES ($1)", [.int(2)]).affectedRows == 1)
         }
     }
 }

@@ -44,7 +44,8 @@ enum TestDatabase {
     /// The URL with extra URI query parameters (e.g. `application_name`, `options`).
     static func url(_ base: String = url, adding query: [String: String]) -> String {
         var components = URLComponents(string: base)!
-        components.queryItems = (components.queryItems ?? []) + query.map { URLQueryItem(name: $0.key, value: $0.value) }
+        components.queryItems =
+            (components.queryItems ?? []) + query.map { URLQueryItem(name: $0.key, value: $0.value) }
         // URLComponents leaves `=` alone in query values; libpq needs it encoded inside `options`.
         return components.string!.replacingOccurrences(of: "search_path=", with: "search_path%3D")
     }

@@ -42,8 +42,11 @@ import Testing
     }
 
     @Test func formatsRFC3339WithMicrosecondsInUTC() {
-        #expect(PostgresTextFormat.formatTimestamp(Date(timeIntervalSince1970: 1_795_516_200.123456)) == "2026-11-24T10:30:00.123456Z")
-        #expect(PostgresTextFormat.formatTimestamp(Date(timeIntervalSince1970: -0.000001)) == "1969-12-31T23:59:59.999999Z")
+        #expect(
+            PostgresTextFormat.formatTimestamp(Date(timeIntervalSince1970: 1_795_516_200.123456))
+                == "2026-11-24T10:30:00.123456Z")
+        #expect(
+            PostgresTextFormat.formatTimestamp(Date(timeIntervalSince1970: -0.000001)) == "1969-12-31T23:59:59.999999Z")
         #expect(PostgresTextFormat.formatTimestamp(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000000Z")
     }
 
@@ -67,7 +70,10 @@ import Testing
     @Test func parsesArrayLiterals() {
         #expect(parseArray("{}") == [])
         #expect(parseArray("{a,b}") == ["a", "b"])
-        #expect(parseArray(#"{"a,b","q\"uote","back\\slash","NULL",NULL,""}"#) == ["a,b", "q\"uote", "back\\slash", "NULL", nil, ""])
+        #expect(
+            parseArray(#"{"a,b","q\"uote","back\\slash","NULL",NULL,""}"#) == [
+                "a,b", "q\"uote", "back\\slash", "NULL", nil, "",
+            ])
         #expect(parseArray("[0:1]={x,y}") == ["x", "y"])
         #expect(parseArray("{{1,2},{3,4}}") == nil)
         #expect(parseArray("{a,b") == nil)
@@ -119,6 +125,11 @@ import Testing
         #expect(values["connect_timeout"] == "3")
         #expect(values["client_encoding"] == "UTF8")
         #expect(values["options"] == "-c search_path=x -c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=30000")
+        let forPgbouncer = try PostgresConnection.connectionParameters(
+            connectionString: "postgresql://u@h/db", connectTimeout: .seconds(2), statementTimeout: .seconds(30),
+            settingsInStartupPacket: false)
+        #expect(!forPgbouncer.contains { $0.keyword == "options" })
+        #expect(forPgbouncer.contains { $0 == ("client_encoding", "UTF8") })
         #expect(throws: StoreError.self) {
             try PostgresConnection.connectionParameters(
                 connectionString: "postgresql://h/db?nonsense=1", connectTimeout: .seconds(2), statementTimeout: nil)

@@ -28,8 +28,10 @@ final class ThrowawayPostgres: Sendable {
             try Self.run(["/usr/bin/chown", "postgres", directory], asPostgres: false, log: nil)
         }
         try Self.run(
-            [binaries + "/initdb", "-D", dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C",
-             "--no-sync"],
+            [
+                binaries + "/initdb", "-D", dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C",
+                "--no-sync",
+            ],
             asPostgres: true, log: directory + "/initdb.log")
         try start()
     }
@@ -48,8 +50,10 @@ final class ThrowawayPostgres: Sendable {
         let options =
             "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=50 -c fsync=off -c shared_buffers=16MB"
         try Self.run(
-            [binaries + "/pg_ctl", "-D", dataDirectory, "-l", directory + "/postgres.log", "-w", "-t", "60",
-             "-o", options, "start"],
+            [
+                binaries + "/pg_ctl", "-D", dataDirectory, "-l", directory + "/postgres.log", "-w", "-t", "60",
+                "-o", options, "start",
+            ],
             asPostgres: true, log: directory + "/pg_ctl.log")
     }
 
@@ -81,31 +85,30 @@ final class ThrowawayPostgres: Sendable {
         }
     }
 
+    /// Runs a command to completion with posix_spawn and waitpid. Not Foundation's `Process`: its
+    /// `waitUntilExit` never returns for `pg_ctl start`, whose daemon child outlives it.
     private static func run(_ arguments: [String], asPostgres: Bool, log: String?) throws {
-        let process = Process()
-        var arguments = arguments
-        if asPostgres && getuid() == 0 {
-            arguments = ["-u", "postgres", "--"] + arguments
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        } else {
-            process.executableURL = URL(fileURLWithPath: arguments.removeFirst())
+        let argv = asPostgres && getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments : arguments
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, log ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o666)
+        let cArguments = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
+        guard spawned == 0 else {
+            throw CommandFailed(description: "cannot run \(argv[0]): \(String(cString: strerror(spawned)))")
         }
-        process.arguments = arguments
-        // Never a pipe: the server pg_ctl forks would inherit it and keep it open.
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        if let log {
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            if getuid() == 0 { chmod(log, 0o666) }
-            process.standardError = FileHandle(forWritingAtPath: log)
-        } else {
-            process.standardError = FileHandle.nullDevice
-        }
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitedNormally = status & 0x7f == 0
+        let exitStatus = (status >> 8) & 0xff
+        guard exitedNormally, exitStatus == 0 else {
             let detail = log.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
-            throw CommandFailed(description: "\(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(detail)")
+            throw CommandFailed(description: "\(argv.joined(separator: " ")) failed (status \(status)): \(detail)")
         }
     }
 
