@@ -8,7 +8,7 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// The first value of `name` (case-insensitive), if any.
     public subscript(_ name: String) -> String? {
-        for field in fields where field.name.utf8.count == name.utf8.count && field.name.lowercased() == name.lowercased() {
+        for field in fields where HTTPHeaders.equalsIgnoringASCIICase(field.name, name) {
             return field.value
         }
         return nil
@@ -16,8 +16,7 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// Every value of `name` (case-insensitive), in order.
     public func values(_ name: String) -> [String] {
-        let lowered = name.lowercased()
-        return fields.filter { $0.name.lowercased() == lowered }.map(\.value)
+        fields.filter { HTTPHeaders.equalsIgnoringASCIICase($0.name, name) }.map(\.value)
     }
 
     public func contains(_ name: String) -> Bool { self[name] != nil }
@@ -33,13 +32,25 @@ public struct HTTPHeaders: Sendable, Sequence {
     }
 
     public mutating func remove(_ name: String) {
-        let lowered = name.lowercased()
-        fields.removeAll { $0.name.lowercased() == lowered }
+        fields.removeAll { HTTPHeaders.equalsIgnoringASCIICase($0.name, name) }
     }
 
     public var count: Int { fields.count }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
         fields.makeIterator()
+    }
+
+    /// Field names are ASCII tokens: compare them byte by byte, folding ASCII case, without allocating.
+    static func equalsIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
+        let x = a.utf8
+        let y = b.utf8
+        guard x.count == y.count else { return false }
+        for (p, q) in zip(x, y) where p != q {
+            let lp = p >= 0x41 && p <= 0x5A ? p | 0x20 : p
+            let lq = q >= 0x41 && q <= 0x5A ? q | 0x20 : q
+            if lp != lq { return false }
+        }
+        return true
     }
 }

@@ -39,6 +39,8 @@ final class LoopRunner {
     private var now: Int64 = 0
     private var nextTimerScan: Int64 = 0
     private var isDraining = false
+    /// When accepting is paused after running out of descriptors, the time to resume; 0 otherwise.
+    private var acceptPausedUntil: Int64 = 0
     private var drainDeadline: Int64 = 0
 
     init(server: HTTPServer, loop: EventLoop, listenFD: Int32) throws(HTTPServerError) {
@@ -72,7 +74,7 @@ final class LoopRunner {
         loop.bindToCurrentThread()
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         while true {
-            let timeout: Int32 = connectionCount > 0 || isDraining ? Int32(LoopRunner.timerTick / 1_000_000) : -1
+            let timeout: Int32 = connectionCount > 0 || isDraining || acceptPausedUntil != 0 ? Int32(LoopRunner.timerTick / 1_000_000) : -1
             let count = events.withUnsafeMutableBufferPointer { epoll_wait(epollFD, $0.baseAddress, 256, timeout) }
             now = Socket.monotonicNanoseconds()
             encoder.updateClock()
@@ -133,7 +135,14 @@ final class LoopRunner {
                 }
             }
             if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
+                let code = errno
+                if code == EINTR || code == ECONNABORTED { continue }
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
+                    // Out of descriptors: the listener would stay readable and spin the loop.
+                    // Stop listening for a moment; the timer scan resumes it.
+                    _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
+                    acceptPausedUntil = now + 100_000_000
+                }
                 return
             }
             guard server.reserveConnection() else {
@@ -396,16 +405,26 @@ final class LoopRunner {
     }
 
     private func write(_ response: HTTPResponse, for context: RequestContext, on connection: Connection) {
-        let handlerCloses = response.headers["Connection"].map { $0.lowercased().contains("close") } ?? false
+        var handlerCloses = false
+        var declaredLength: String?
+        for field in response.headers.fields {
+            switch field.name.utf8.count {
+            case 10 where HTTPHeaders.equalsIgnoringASCIICase(field.name, "Connection"):
+                if field.value.lowercased().contains("close") { handlerCloses = true }
+            case 14 where HTTPHeaders.equalsIgnoringASCIICase(field.name, "Content-Length"):
+                declaredLength = field.value
+            default:
+                break
+            }
+        }
         let isClosing = connection.closeAfterFlush || !context.isKeepAlive || isDraining || handlerCloses
-            || connection.isReadClosed
+            || (connection.isReadClosed && connection.unconsumedInput == 0)
         if isClosing { connection.closeAfterFlush = true }
         let status = response.status
         let hasNoBody = status < 200 || status == 204 || status == 304
         var length = response.body.count
-        if context.isHead && response.body.isEmpty, let declared = response.headers["Content-Length"],
-            let value = Int(declared), value >= 0
-        {
+        // HEAD: a handler that sends no body may declare the length the GET would have.
+        if context.isHead && response.body.isEmpty, let declared = declaredLength, let value = Int(declared), value >= 0 {
             length = value
         }
         if connection.pendingOutput == 0 { connection.lastWriteProgress = now }
@@ -556,6 +575,10 @@ final class LoopRunner {
     // MARK: - Timers and shutdown
 
     private func scanTimers() {
+        if acceptPausedUntil != 0 && now >= acceptPausedUntil {
+            acceptPausedUntil = 0
+            if listenFD >= 0 { add(fd: listenFD, events: EPOLLIN.rawValue, token: LoopRunner.listenerToken) }
+        }
         for case let connection? in connections where !connection.isClosed {
             if connection.pendingOutput > 0 && now - connection.lastWriteProgress > idleTimeout {
                 close(connection)
@@ -586,6 +609,7 @@ final class LoopRunner {
         isDraining = true
         drainDeadline = now + configuration.shutdownGrace.nanoseconds
         if listenFD >= 0 {
+            acceptPausedUntil = 0
             _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
             Glibc.close(listenFD)
             listenFD = -1

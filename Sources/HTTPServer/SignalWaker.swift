@@ -14,6 +14,7 @@ enum SignalWaker {
     nonisolated(unsafe) private static var count: Int32 = 0
 
     static func install() {
+        count = 0
         if fd < 0 {
             fd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         }

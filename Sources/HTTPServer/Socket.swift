@@ -84,7 +84,7 @@ enum Socket {
                 $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
                     var raw = address.pointee.sin_addr
                     guard inet_ntop(AF_INET, &raw, &text, 64) != nil else { return "-" }
-                    return String(cString: text)
+                    return Socket.string(text)
                 }
             }
         case AF_INET6:
@@ -100,15 +100,20 @@ enum Socket {
                             withUnsafeMutableBytes(of: &v4) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[12..<16])) }
                         }
                         guard inet_ntop(AF_INET, &v4, &text, 64) != nil else { return "-" }
-                        return String(cString: text)
+                        return Socket.string(text)
                     }
                     guard inet_ntop(AF_INET6, &raw, &text, 64) != nil else { return "-" }
-                    return String(cString: text)
+                    return Socket.string(text)
                 }
             }
         default:
             return "-"
         }
+    }
+
+    /// A NUL-terminated C buffer as a String.
+    private static func string(_ text: [CChar]) -> String {
+        String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Monotonic time in nanoseconds.

@@ -58,6 +58,16 @@ import Glibc
         }
     }
 
+    @Test func answersEveryPipelinedRequestBeforeAHalfClose() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let client = try TestClient(port: server.port)
+        client.send(String(repeating: "GET /offthread HTTP/1.1\r\nHost: x\r\n\r\n", count: 3))
+        client.shutdownWrite()
+        for _ in 0..<3 { #expect(client.readResponse()?.status == 201) }
+        #expect(client.waitForClose())
+    }
+
     @Test func pipelinesSlowAndFastHandlersInOrder() throws {
         let server = try TestServer()
         defer { server.stop() }
@@ -317,6 +327,30 @@ import Glibc
         }
         #expect(eventually(within: 2) { (try? TestClient(port: server.boundPort)) != nil })
         server.shutdown()
+        #expect(eventually(within: 3) { done.isSet })
+    }
+
+    @Test func runReturnsAfterSIGTERMWithARequestInFlight() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.accessLog = false
+        let server = try HTTPServer(configuration: configuration, handler: TestHandler())
+        let done = DoneFlag()
+        Thread.detachNewThread {
+            server.run()
+            done.set()
+        }
+        var connected: TestClient?
+        #expect(eventually(within: 2) {
+            connected = try? TestClient(port: server.boundPort)
+            return connected != nil
+        })
+        let client = try #require(connected)
+        client.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        usleep(50_000)
+        kill(getpid(), SIGTERM)
+        #expect(client.readResponse()?.bodyText == "slow")
         #expect(eventually(within: 3) { done.isSet })
     }
 

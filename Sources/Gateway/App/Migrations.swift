@@ -5,5 +5,6 @@ import PostgresStore
 enum Migrations {
     static let all: [Migration] = [
         Migration(version: 1, name: "initial", sql: String(decoding: PackageResources.m0001_initial_sql, as: UTF8.self)),
+        Migration(version: 2, name: "query", sql: String(decoding: PackageResources.m0002_query_sql, as: UTF8.self)),
     ]
 }

@@ -16,8 +16,17 @@ final class Admission: Sendable {
     }
 
     private let pool: PostgresPool
+    /// A refusal to repeat locally until `until`; `at` is when PostgreSQL decided it, so the
+    /// repeated `RateLimit-Reset` counts down from the decision instead of going stale.
+    private struct Remembered {
+        var until: ContinuousClock.Instant
+        var at: ContinuousClock.Instant
+        var error: APIError
+        var principal: Principal
+    }
+
     /// key hash (hex) → the refusal to repeat until `until`.
-    private let throttled = Mutex<[String: (until: ContinuousClock.Instant, error: APIError, principal: Principal)]>([:])
+    private let throttled = Mutex<[String: Remembered]>([:])
 
     init(pool: PostgresPool) {
         self.pool = pool
@@ -29,7 +38,7 @@ final class Admission: Sendable {
         let hash = APIKeyMaterial.hash(key)
         let hashHex = hexString(hash)
         let now = ContinuousClock.now
-        let remembered = throttled.withLock { table -> (until: ContinuousClock.Instant, error: APIError, principal: Principal)? in
+        let remembered = throttled.withLock { table -> Remembered? in
             guard let entry = table[hashHex] else { return nil }
             if entry.until > now { return entry }
             table[hashHex] = nil
@@ -42,6 +51,8 @@ final class Admission: Sendable {
             error.headers = [("Retry-After", String(seconds))]
             var principal = remembered.principal
             principal.rateLimit.remaining = 0
+            let (elapsed, _) = (now - remembered.at).components
+            principal.rateLimit.resetSeconds = max(seconds, principal.rateLimit.resetSeconds - Int(elapsed))
             return .refused(error, principal)
         }
 
@@ -74,7 +85,10 @@ final class Admission: Sendable {
                 status: 429, code: "rate_limit_exceeded",
                 message: "rate limit of \(principal.rateLimit.limit) requests per minute exceeded",
                 retryAfter: retryAfter, headers: [("Retry-After", String(retryAfter))])
-            throttled.withLock { $0[hashHex] = (now + .seconds(retryAfter) - .milliseconds(5), error, principal) }
+            throttled.withLock {
+                $0[hashHex] = Remembered(until: now + .seconds(retryAfter) - .milliseconds(5), at: now, error: error,
+                                         principal: principal)
+            }
             return .refused(error, principal)
         case "quota_exceeded":
             let error = APIError(

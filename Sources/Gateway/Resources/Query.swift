@@ -1,4 +1,49 @@
-/// Placeholder until this resource lands; every route answers 501.
+import PostgresStore
+
+/// `POST /v1/query` (read scope): full-text search over the tenant's memories in PostgreSQL.
+///
+/// Query terms are the distinct lexemes of `to_tsvector(language, context)`. A memory holding every
+/// term scores at least 0.5, one holding some scores below 0.5 in proportion to the share held,
+/// one holding none is never returned. Scoring: `docs/scoring.md` and `QuerySQL`.
 enum Query {
-    static func search(_ context: RequestContext) throws -> APIResponse { throw APIError(status: 501, code: "not_implemented", message: "not implemented yet") }
+    static func search(_ context: RequestContext) throws -> APIResponse {
+        let request = try QueryRequest(try context.jsonBody())
+        let principal = context.tenant
+        // english needs no lookup: the statement names the built-in configuration itself.
+        let usesStoredVectors = request.language == QueryRequest.defaultLanguage
+        let configuration = usesStoredVectors ? 0 : try configurationOID(request.language, pool: context.pool)
+        let sql = QuerySQL(
+            usesStoredVectors: usesStoredVectors,
+            hybridSearch: request.hybridSearch, asOf: request.asOf != nil, space: request.spaceID != nil,
+            filters: request.filters != nil, includeMetadata: request.includeMetadata,
+            countBelowThreshold: request.countBelowThreshold)
+        let parameters: [PostgresValue] = [
+            .text(principal.orgID), .text(principal.env), .text(request.context), .int(configuration),
+            request.spaceID.map { .text($0) } ?? .text(""),
+            request.filters.map { .jsonb($0) } ?? .text(""),
+            request.asOf.map { .text($0) } ?? .text(""),
+            .double(request.temporalBoost), .double(request.relevanceThreshold), .int(Int64(request.maxMemories)),
+        ]
+        let rows = try context.pool.query(sql.text, parameters)
+        guard let row = rows.first, let data = row.raw(0) else {
+            throw APIError.internalError
+        }
+        var response = APIResponse(data: data)
+        response.memoryIDs = row.stringArray(1) ?? []
+        return response
+    }
+
+    /// The oid of the text search configuration `name`, which must exist and be visible on the
+    /// search path. `english` (the default, and the stored vectors' configuration) is the
+    /// built-in `pg_catalog.english`.
+    /// - Throws: 400 `invalid_request` (field `language`) for an unknown configuration.
+    static func configurationOID(_ name: String, pool: PostgresPool) throws -> Int64 {
+        let rows = try pool.query(
+            "SELECT c.oid::bigint FROM pg_ts_config c WHERE c.cfgname = $1 AND pg_ts_config_is_visible(c.oid)",
+            [.text(name)])
+        guard let oid = rows.first?.int(0) else {
+            throw APIError.invalidField("language", "must be a PostgreSQL text search configuration such as english or simple")
+        }
+        return oid
+    }
 }

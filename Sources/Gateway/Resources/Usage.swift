@@ -1,6 +1,208 @@
-/// Placeholder until this resource lands; every route answers 501.
+import Foundation
+import PostgresStore
+
+/// `GET /v1/usage`, `/v1/usage/history` and `/v1/usage/projection` (read scope).
+///
+/// Each shows the calling key's environment unless `?environment=live|test` says otherwise. The
+/// counts are what the usage recorders have flushed (every instance, at most ~0.5 s behind), so a
+/// request never shows in its own response: it is counted after it was answered. For
+/// `environment=test` the quota fields show the same effective plan quotas as live (so a test
+/// integration sees the numbers it will see live), although test traffic never counts against
+/// them, and `alerts` is empty (alerts are about live traffic only).
 enum Usage {
-    static func summary(_ context: RequestContext) throws -> APIResponse { throw APIError(status: 501, code: "not_implemented", message: "not implemented yet") }
-    static func history(_ context: RequestContext) throws -> APIResponse { throw APIError(status: 501, code: "not_implemented", message: "not implemented yet") }
-    static func projection(_ context: RequestContext) throws -> APIResponse { throw APIError(status: 501, code: "not_implemented", message: "not implemented yet") }
+    /// The longest history range, in days (rows).
+    static let maxHistoryDays = 366
+    /// The default history range: the 30 days ending today.
+    static let defaultHistoryDays = 30
+
+    // MARK: - GET /v1/usage
+
+    static func summary(_ context: RequestContext) throws -> APIResponse {
+        let env = try environment(context)
+        let principal = context.tenant
+        let period = UsageMath.period(of: Date())
+        let rows = try context.pool.query(
+            """
+            WITH c AS (
+                SELECT key_id, endpoint, requests, rate_limited FROM usage_counters
+                 WHERE org_id = $1 AND env = $2 AND day BETWEEN $3::date AND $4::date
+            )
+            SELECT (SELECT coalesce(sum(requests), 0) FROM c)::bigint,
+                   (SELECT coalesce(sum(rate_limited), 0) FROM c)::bigint,
+                   (SELECT count(*) FROM memories m WHERE m.org_id = $1 AND m.env = $2)::bigint,
+                   (SELECT coalesce(json_object_agg(e.endpoint, e.n ORDER BY e.endpoint), '{}')::text
+                      FROM (SELECT endpoint, sum(requests)::bigint AS n FROM c GROUP BY endpoint
+                            HAVING sum(requests) > 0) e),
+                   (SELECT coalesce(json_agg(json_build_object(
+                               'key_id', k.key_id, 'key_prefix', a.key_prefix, 'name', a.name, 'requests', k.n)
+                               ORDER BY k.n DESC, k.key_id), '[]')::text
+                      FROM (SELECT key_id, sum(requests)::bigint AS n FROM c GROUP BY key_id
+                            HAVING sum(requests) > 0) k
+                      LEFT JOIN api_keys a ON a.org_id = $1 AND a.key_id = k.key_id),
+                   (SELECT coalesce(json_agg(json_build_object(
+                               'metric', x.metric, 'threshold_percent', x.threshold_percent,
+                               'reached_at', gw_time(x.reached_at))
+                               ORDER BY x.reached_at, x.metric, x.threshold_percent), '[]')::text
+                      FROM usage_alerts x WHERE x.org_id = $1 AND x.period = $3::date AND $2 = 'live')
+            """,
+            [.text(principal.orgID), .text(env), .text(UTCDate.format(period.start)), .text(UTCDate.format(period.end))])
+        guard let row = rows.first else { throw APIError.internalError }
+        let used = row.int(0) ?? 0
+        let stored = row.int(2) ?? 0
+        let quota = principal.monthlyQuota
+        var requests = JSONObject()
+        requests["used"] = .int(used)
+        requests["quota"] = .int(quota)
+        requests["remaining"] = .int(max(0, quota - used))
+        requests["percent"] = .number(UsageMath.percent(used, of: quota))
+        var memories = JSONObject()
+        memories["stored"] = .int(stored)
+        memories["quota"] = .int(principal.maxMemories)
+        memories["percent"] = .number(UsageMath.percent(stored, of: principal.maxMemories))
+        var data = JSONObject()
+        data["period"] = UsageMath.periodJSON(start: period.start, end: period.end)
+        data["environment"] = .string(env)
+        data["requests"] = .object(requests)
+        data["memories"] = .object(memories)
+        data["rate_limited"] = .int(row.int(1) ?? 0)
+        data["by_endpoint"] = try fragment(row.string(3), default: .object(JSONObject()))
+        data["by_key"] = try fragment(row.string(4), default: .array([]))
+        data["alerts"] = try fragment(row.string(5), default: .array([]))
+        return APIResponse(json: .object(data))
+    }
+
+    // MARK: - GET /v1/usage/history
+
+    /// `from`/`to` (inclusive dates; `to` defaults to today UTC, `from` to 29 days before `to`),
+    /// at most 366 days; `key_id` narrows to one key of the tenant (404 when the tenant has no
+    /// such key). One row per day, zeros included. `format=csv` or `Accept: text/csv` → CSV.
+    static func history(_ context: RequestContext) throws -> APIResponse {
+        let env = try environment(context)
+        let asCSV = try CSV.isRequested(context)
+        let range = try historyRange(from: context.query["from"], to: context.query["to"], today: Date())
+        let principal = context.tenant
+        let keyID = context.query["key_id"]
+        if let keyID {
+            let keys = try context.pool.query("SELECT 1 FROM api_keys WHERE org_id = $1 AND key_id = $2",
+                                              [.text(principal.orgID), .text(keyID)])
+            if keys.isEmpty { throw APIError.notFound("api key") }
+        }
+        let rows = try context.pool.query(
+            """
+            SELECT to_char(d.day, 'YYYY-MM-DD'), coalesce(sum(u.requests), 0)::bigint,
+                   coalesce(sum(u.rate_limited), 0)::bigint, coalesce(sum(u.errors), 0)::bigint
+              FROM generate_series($3::date, $4::date, interval '1 day') AS d(day)
+              LEFT JOIN usage_counters u
+                ON u.org_id = $1 AND u.env = $2 AND u.day = d.day::date AND ($5::text IS NULL OR u.key_id = $5)
+             GROUP BY d.day ORDER BY d.day
+            """,
+            [.text(principal.orgID), .text(env), .text(UTCDate.format(range.from)), .text(UTCDate.format(range.to)),
+             keyID.map { .text($0) } ?? .null])
+        let days = rows.map { row in
+            HistoryDay(date: row.string(0) ?? "", requests: row.int(1) ?? 0, rateLimited: row.int(2) ?? 0,
+                       errors: row.int(3) ?? 0)
+        }
+        if asCSV {
+            let csv = CSV.document(
+                header: ["date", "requests", "rate_limited", "errors"],
+                rows: days.map { [$0.date, String($0.requests), String($0.rateLimited), String($0.errors)] })
+            return APIResponse(status: 200, contentType: CSV.contentType, bytes: Array(csv.utf8))
+        }
+        let list: [JSONValue] = days.map { day in
+            .object(JSONObject([("date", .string(day.date)), ("requests", .int(day.requests)),
+                                ("rate_limited", .int(day.rateLimited)), ("errors", .int(day.errors))]))
+        }
+        return APIResponse(json: .object(JSONObject([("days", .array(list))])))
+    }
+
+    /// One day of history.
+    struct HistoryDay: Sendable, Equatable {
+        var date: String
+        var requests: Int64
+        var rateLimited: Int64
+        var errors: Int64
+    }
+
+    /// Validates `from`/`to` and applies the defaults. Throws one 400 listing every problem.
+    static func historyRange(from: String?, to: String?, today: Date) throws(APIError) -> (from: UTCDate.Civil, to: UTCDate.Civil) {
+        var issues = Issues()
+        var fromDay: UTCDate.Civil?
+        var toDay: UTCDate.Civil?
+        if let from {
+            fromDay = UTCDate.parseDay(from)
+            if fromDay == nil { issues.add("from", "must be a date YYYY-MM-DD") }
+        }
+        if let to {
+            toDay = UTCDate.parseDay(to)
+            if toDay == nil { issues.add("to", "must be a date YYYY-MM-DD") }
+        }
+        try issues.check()
+        let end = toDay ?? UTCDate.civil(today)
+        let start = fromDay ?? UTCDate.civil(daysSinceEpoch: UTCDate.daysSinceEpoch(end) - (defaultHistoryDays - 1))
+        let count = UTCDate.daysSinceEpoch(end) - UTCDate.daysSinceEpoch(start) + 1
+        if count < 1 {
+            throw APIError.invalidField("from", "must not be after to")
+        }
+        if count > maxHistoryDays {
+            throw APIError.invalidField("to", "the range covers \(count) days; at most \(maxHistoryDays)")
+        }
+        return (start, end)
+    }
+
+    // MARK: - GET /v1/usage/projection
+
+    static func projection(_ context: RequestContext) throws -> APIResponse {
+        let env = try environment(context)
+        let principal = context.tenant
+        let now = Date()
+        let period = UsageMath.period(of: now)
+        let rows = try context.pool.query(
+            """
+            SELECT (SELECT coalesce(sum(u.requests), 0) FROM usage_counters u
+                     WHERE u.org_id = $1 AND u.env = $2 AND u.day BETWEEN $3::date AND $4::date)::bigint,
+                   p.price_cents, p.overage_cents_per_1000, p.hard_quota
+              FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1
+            """,
+            [.text(principal.orgID), .text(env), .text(UTCDate.format(period.start)), .text(UTCDate.format(period.end))])
+        guard let row = rows.first else { throw APIError.notFound("account") }
+        let price = PlanPrice(baseCents: row.int(1) ?? 0, overageCentsPer1000: row.int(2) ?? 0,
+                              monthlyQuota: principal.monthlyQuota, isHardQuota: row.bool(3) ?? principal.hardQuota)
+        let elapsed = Int64(now.timeIntervalSince1970.rounded(.down)) - period.startSeconds
+        let data = projectionJSON(
+            requestsToDate: row.int(0) ?? 0, elapsedSeconds: elapsed, periodSeconds: period.seconds, price: price,
+            period: UsageMath.periodJSON(start: period.start, end: period.end))
+        return APIResponse(json: data)
+    }
+
+    /// The projection's `data`, pure: linear extrapolation of the requests to date over the whole
+    /// period, priced like billing (base not prorated; overage half-up once).
+    static func projectionJSON(requestsToDate: Int64, elapsedSeconds: Int64, periodSeconds: Int64,
+                               price: PlanPrice, period: JSONValue) -> JSONValue {
+        let projected = UsageMath.projectedRequests(
+            requestsToDate: requestsToDate, elapsedSeconds: elapsedSeconds, periodSeconds: periodSeconds)
+        return .object(JSONObject([
+            ("period", period),
+            ("requests_to_date", .int(requestsToDate)),
+            ("projected_requests", .int(projected)),
+            ("projected_percent", .number(UsageMath.percent(projected, of: price.monthlyQuota))),
+            ("projected_cost", Charge.of(requests: projected, price: price).json),
+            ("method", .string(UsageMath.projectionMethod)),
+        ]))
+    }
+
+    // MARK: - Shared
+
+    /// `environment` query parameter, else the calling key's.
+    static func environment(_ context: RequestContext) throws(APIError) -> String {
+        guard let value = context.query["environment"] else { return context.tenant.env }
+        guard value == "live" || value == "test" else {
+            throw APIError.invalidField("environment", "must be live or test")
+        }
+        return value
+    }
+
+    private static func fragment(_ text: String?, default empty: JSONValue) throws -> JSONValue {
+        guard let text else { return empty }
+        return try JSONParser.parse(Array(text.utf8))
+    }
 }

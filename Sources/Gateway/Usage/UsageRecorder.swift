@@ -144,7 +144,12 @@ final class UsageRecorder: Sendable {
     private func write(counts: [CounterKey: Counts], lastUsed: [(orgID: String, keyID: String, at: Date)]) throws {
         try pool.transaction { connection in
             if !counts.isEmpty {
-                let entries = counts.sorted { ($0.key.orgID, $0.key.keyID, $0.key.endpoint) < ($1.key.orgID, $1.key.keyID, $1.key.endpoint) }
+                // Every instance upserts in the same (primary key) order, so two flushes touching
+                // the same rows cannot deadlock (a key's rows can span two days at midnight).
+                let entries = counts.sorted {
+                    ($0.key.orgID, $0.key.env, $0.key.day, $0.key.keyID, $0.key.endpoint)
+                        < ($1.key.orgID, $1.key.env, $1.key.day, $1.key.keyID, $1.key.endpoint)
+                }
                 _ = try connection.query(
                     """
                     INSERT INTO usage_counters AS u (org_id, env, day, key_id, endpoint, requests, rate_limited, errors)

@@ -1,0 +1,122 @@
+import PostgresStore
+
+extension Memories {
+    /// What a memory list cursor encodes: the position after the last memory shown.
+    private static let cursorKind = "memories.v1"
+
+    /// `GET /v1/memories`: newest first by `(created_at DESC, memory_id DESC)`, by `page` or by
+    /// `cursor` (keyset paging: stable under concurrent inserts, each memory once; `page` is then
+    /// null). `data: {memories, page, per_page, has_more, next_cursor}`.
+    static func list(_ context: RequestContext) throws -> APIResponse {
+        let principal = context.tenant
+        var issues = Issues()
+        let filter = MemoryFilter(context.query, issues: &issues)
+        let perPage = Paging.perPage(context.query, &issues)
+        var page: Int?
+        var after: (createdAt: String, memoryID: String)?
+        if let cursor = context.query["cursor"] {
+            if context.query["page"] != nil {
+                issues.add("page", "cannot be combined with cursor")
+            }
+            if let fields = Cursor.decode(cursor, orgID: principal.orgID, env: principal.env), fields.count == 3,
+               fields[0] == cursorKind, UTCDate.parseTimestamp(fields[1]) != nil
+            {
+                after = (fields[1], fields[2])
+            } else {
+                issues.add("cursor", "is not a valid cursor")
+            }
+        } else {
+            page = Paging.page(context.query, &issues)
+        }
+        try issues.check()
+
+        var parameters: [PostgresValue] = []
+        var conditions = filter.whereClause(principal: principal, parameters: &parameters)
+        if let after {
+            parameters.append(.text(after.createdAt))
+            parameters.append(.text(after.memoryID))
+            let (createdAt, memoryID) = (parameters.count - 1, parameters.count)
+            conditions += " AND (m.created_at, m.memory_id) < ($\(createdAt)::timestamptz, $\(memoryID))"
+        }
+        parameters.append(.int(Int64(perPage + 1)))
+        var sql = """
+            SELECT \(MemoryObject.columns) FROM memories m WHERE \(conditions)
+            ORDER BY m.created_at DESC, m.memory_id DESC LIMIT $\(parameters.count)
+            """
+        if let page {
+            parameters.append(.int(Int64(page - 1) * Int64(perPage)))
+            sql += " OFFSET $\(parameters.count)"
+        }
+        let rows = try context.pool.query(sql, parameters)
+
+        let shown = rows.prefix(perPage)
+        let hasMore = rows.count > perPage
+        var nextCursor: JSONValue = .null
+        if hasMore, let last = shown.last {
+            let fields = [cursorKind, last.string(6) ?? "", last.string(0) ?? ""]
+            nextCursor = .string(Cursor.encode(fields, orgID: principal.orgID, env: principal.env))
+        }
+        let memories = shown.map { MemoryObject.json($0) }
+        var data = JSONObject()
+        data["memories"] = .array(memories.map(JSONValue.object))
+        data["page"] = page.map { .int($0) } ?? .null
+        data["per_page"] = .int(perPage)
+        data["has_more"] = .bool(hasMore)
+        data["next_cursor"] = nextCursor
+        var response = APIResponse(json: .object(data))
+        response.memoryIDs = memories.compactMap { $0["id"]?.stringValue }
+        return response
+    }
+
+    /// `GET /v1/memories/count`: `{count}` of the memories matching the list filters.
+    static func count(_ context: RequestContext) throws -> APIResponse {
+        var issues = Issues()
+        let filter = MemoryFilter(context.query, issues: &issues)
+        try issues.check()
+        var parameters: [PostgresValue] = []
+        let conditions = filter.whereClause(principal: context.tenant, parameters: &parameters)
+        let rows = try context.pool.query("SELECT count(*) FROM memories m WHERE \(conditions)", parameters)
+        var data = JSONObject()
+        data["count"] = .int(rows.first?.int(0) ?? 0)
+        return APIResponse(json: .object(data))
+    }
+
+    /// `DELETE /v1/memories?confirm=true` (erasure): deletes every memory matching the filters
+    /// (none = all) with its history, in one transaction; forgets stored replays that showed them
+    /// and records a `memories.erased` audit event. `{deleted: N}`.
+    static func erase(_ context: RequestContext) throws -> APIResponse {
+        let principal = context.tenant
+        var issues = Issues()
+        if context.query["confirm"] != "true" {
+            issues.add("confirm", "must be true to delete memories by filter")
+        }
+        let filter = MemoryFilter(context.query, issues: &issues)
+        try issues.check()
+
+        let deleted = try context.pool.transaction { connection -> Int in
+            var parameters: [PostgresValue] = []
+            let conditions = filter.whereClause(principal: principal, parameters: &parameters)
+            let rows = try connection.query(
+                """
+                WITH gone AS (
+                    DELETE FROM memories m WHERE \(conditions) RETURNING m.memory_id
+                ), versions AS (
+                    DELETE FROM memory_versions v USING gone
+                     WHERE v.org_id = $1 AND v.env = $2 AND v.memory_id = gone.memory_id
+                )
+                SELECT memory_id FROM gone
+                """,
+                parameters)
+            let ids = rows.compactMap { $0.string(0) }
+            try MemoryWrites.forgetReplays(connection, principal: principal, memoryIDs: ids)
+            try AuditLog.record(
+                connection, orgID: principal.orgID, action: "memories.erased", actorKeyPrefix: principal.keyPrefix,
+                targetType: "memories", targetID: filter.spaceID, details: ["deleted": .int(ids.count)],
+                requestID: context.request.requestID)
+            return ids.count
+        }
+        var data = JSONObject()
+        data["deleted"] = .int(deleted)
+        return APIResponse(json: .object(data))
+    }
+}

@@ -1,0 +1,151 @@
+/// Builds the one statement that answers `POST /v1/query`, from fixed fragments chosen by the
+/// request's shape. Request data only ever travels as parameters:
+///
+/// | parameter | value |
+/// |---|---|
+/// | `$1` `$2` | org id, env |
+/// | `$3` | the context |
+/// | `$4` | the text search configuration's oid (bigint; unused for `english`) |
+/// | `$5` | space id (text, or unused) |
+/// | `$6` | filters (jsonb, or unused) |
+/// | `$7` | as_of (text cast to timestamptz, or unused) |
+/// | `$8` `$9` `$10` | temporal boost, relevance threshold, max memories |
+///
+/// The statement returns one row: the response `data` as JSON text, and the shown memory ids.
+/// The scoring is documented in `docs/scoring.md`; keep the two in step.
+struct QuerySQL: Sendable {
+    /// The configuration is `english`, whose vectors are stored (`memories.tsv`, GIN-indexed).
+    var usesStoredVectors: Bool
+    var hybridSearch: Bool
+    var asOf: Bool
+    var space: Bool
+    var filters: Bool
+    var includeMetadata: Bool
+    var countBelowThreshold: Bool
+
+    /// Trigram similarity at which a query word matches a memory word (contract: 0.25).
+    static let trigramThreshold = "0.25"
+    /// Recency halves every 30 days (2,592,000 seconds).
+    static let recencyHalfLifeSeconds = "2592000.0"
+
+    var text: String {
+        let configuration = usesStoredVectors ? "'english'::regconfig" : "$4::bigint::oid::regconfig"
+        // An immutable expression of parameters: folded to a constant tsquery at planning.
+        let anyQuery = "gw_any_query(\(configuration), $3::text)"
+        let memoryVector = usesStoredVectors ? "m.tsv" : "to_tsvector(\(configuration), m.text)"
+        let versionVector = "to_tsvector(\(configuration), v.text)"
+
+        func conditions(_ alias: String, vector: String) -> String {
+            var parts: [String] = []
+            if space { parts.append("AND \(alias).space_id = $5::text") }
+            if filters { parts.append("AND \(alias).metadata @> $6::jsonb") }
+            // Without hybrid search only memories holding a term can match: let the GIN index find
+            // them. With it, any memory may hold a term by trigram similarity, so all are scored.
+            if !hybridSearch { parts.append("AND \(vector) @@ \(anyQuery)") }
+            return parts.joined(separator: "\n       ")
+        }
+
+        var candidates = """
+            SELECT m.memory_id, m.text, m.metadata, m.space_id, m.created_at, m.updated_at AS valid_from,
+                   \(memoryVector) AS doc
+              FROM memories m
+             WHERE m.org_id = $1 AND m.env = $2
+                   \(asOf ? "AND m.updated_at <= $7::timestamptz" : "")
+                   \(conditions("m", vector: memoryVector))
+            """
+        if asOf {
+            candidates += """
+
+                UNION ALL
+                SELECT v.memory_id, v.text, v.metadata, v.space_id, v.created_at, v.valid_from,
+                       \(versionVector)
+                  FROM memory_versions v
+                 WHERE v.org_id = $1 AND v.env = $2
+                   AND v.valid_from <= $7::timestamptz AND v.superseded_at > $7::timestamptz
+                       \(conditions("v", vector: versionVector))
+                """
+        }
+
+        let fuzzy = hybridSearch
+            ? """
+              EXISTS (SELECT 1 FROM qwords qw, unnest(a.words) AS mw
+                                   WHERE qw.lexeme = t AND similarity(qw.word, mw) >= \(Self.trigramThreshold))
+              """
+            : "false"
+        let words = hybridSearch
+            ? "ARRAY(SELECT DISTINCT w FROM unnest(regexp_split_to_array(lower(c.text), '[^[:alnum:]]+')) AS w WHERE w <> '')"
+            : "'{}'::text[]"
+        let reference = asOf ? "$7::timestamptz" : "now()"
+        let metadata = includeMetadata ? "'metadata', r.metadata, " : ""
+        let below = countBelowThreshold
+            ? ",\n           'below_threshold', (SELECT count(*) FROM final f WHERE f.score < $9::float8)"
+            : ""
+
+        return """
+            WITH terms AS MATERIALIZED (
+                SELECT coalesce(array_agg(DISTINCT l), '{}'::text[]) AS lexemes
+                  FROM unnest(tsvector_to_array(to_tsvector(\(configuration), $3::text))) AS l
+            ),
+            q AS MATERIALIZED (
+                SELECT t.lexemes, cardinality(t.lexemes) AS n,
+                       \(anyQuery) AS any_q,
+                       CASE WHEN cardinality(t.lexemes) > 0
+                            THEN websearch_to_tsquery(\(configuration), $3::text) END AS web_q
+                  FROM terms t
+            ),
+            qwords AS MATERIALIZED (
+                SELECT l AS lexeme, lower(d.token) AS word
+                  FROM terms, ts_debug(\(configuration), $3::text) AS d, unnest(d.lexemes) AS l
+                 WHERE \(hybridSearch ? "true" : "false") AND l = ANY (terms.lexemes)
+                UNION
+                SELECT l, l FROM terms, unnest(terms.lexemes) AS l WHERE \(hybridSearch ? "true" : "false")
+            ),
+            cand AS (
+            \(candidates)
+            ),
+            scored AS (
+                SELECT c.*, x.held, x.exact, q.n,
+                       ts_rank_cd(c.doc, q.any_q, 32)::float8 AS rank,
+                       CASE WHEN c.doc @@ q.web_q THEN 1.0::float8 ELSE 0.0::float8 END AS web,
+                       power(0.5::float8, greatest(extract(epoch FROM (\(reference) - c.valid_from))::float8, 0.0)
+                                          / \(Self.recencyHalfLifeSeconds)) AS recency
+                  FROM cand c CROSS JOIN q
+                 CROSS JOIN LATERAL (
+                       SELECT tsvector_to_array(c.doc) AS lex, \(words) AS words
+                       OFFSET 0) a
+                 CROSS JOIN LATERAL (
+                       SELECT count(*) FILTER (WHERE y.e) AS exact, count(*) FILTER (WHERE y.e OR y.f) AS held
+                         FROM (SELECT t = ANY (a.lex) AS e,
+                                      \(fuzzy) AS f
+                                 FROM unnest(q.lexemes) AS t) y) x
+                 WHERE q.n > 0
+            ),
+            final AS (
+                SELECT s.*,
+                       CASE WHEN s.held = s.n THEN 0.5 + 0.5 * s.quality
+                            ELSE 0.5 * (s.held - 0.1 * (1.0 - s.quality)) / s.n END AS score
+                  FROM (SELECT s0.*,
+                               greatest(0.0, least(1.0,
+                                   (1.0 - $8::float8) * (0.6 * s0.rank + 0.2 * s0.web + 0.2 * s0.exact::float8 / s0.n)
+                                   + $8::float8 * s0.recency)) AS quality
+                          FROM scored s0
+                         WHERE s0.held > 0) s
+            ),
+            ranked AS (
+                SELECT f.*, row_number() OVER (ORDER BY f.score DESC, f.valid_from DESC, f.created_at DESC,
+                                                        f.memory_id DESC) AS rn
+                  FROM final f
+                 WHERE f.score >= $9::float8
+            )
+            SELECT json_build_object(
+                       'memories', (SELECT coalesce(json_agg(json_build_object(
+                                        'id', r.memory_id, 'text', r.text,
+                                        'relevance_score', least(1.0, greatest(0.0, r.score)),
+                                        \(metadata)'space_id', r.space_id,
+                                        'created_at', gw_time(r.created_at)) ORDER BY r.rn), '[]'::json)
+                                      FROM ranked r WHERE r.rn <= $10::int),
+                       'query_context', $3::text\(below))::text,
+                   (SELECT coalesce(array_agg(r.memory_id ORDER BY r.rn), '{}'::text[]) FROM ranked r WHERE r.rn <= $10::int)
+            """
+    }
+}
