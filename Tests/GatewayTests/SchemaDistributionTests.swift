@@ -25,6 +25,13 @@ import Testing
         // operator-only and may fan out to every shard; expiry sweeps of idempotency_keys likewise.
     ]
 
+    /// Interpolations that always carry the tenant condition, so a literal using them names `org_id`
+    /// through them. Each is checked below to still do so.
+    static let tenantConditionInterpolations: [(interpolation: String, file: String, mustContain: String)] = [
+        // MemoryFilter.whereClause(principal:parameters:) starts with `m.org_id = $n AND m.env = $n+1`.
+        (#"\(conditions)"#, "MemoryFilter.swift", #"["m.org_id = $\(parameters.count - 1)", "m.env = $\(parameters.count)"]"#),
+    ]
+
     static let sourcesURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Sources/Gateway").standardized
 
@@ -112,6 +119,7 @@ import Testing
                 touching += 1
                 if Self.allowedStatements.contains(where: { $0.file == name && literal.contains($0.fragment) }) { continue }
                 var ok = upper.contains("ORG_ID")
+                    || Self.tenantConditionInterpolations.contains { literal.contains($0.interpolation) }
                 if ok, upper.range(of: #"(?<!DO\s)\b(UPDATE|DELETE\s+FROM)\s"#, options: .regularExpression) != nil {
                     if let whereRange = upper.range(of: "WHERE") {
                         ok = upper[whereRange.upperBound...].contains("ORG_ID")
@@ -124,6 +132,19 @@ import Testing
         }
         #expect(touching > 5, "the scan found almost no SQL: is the literal reader broken?")
         #expect(violations.isEmpty, "statements on tenant tables without org_id:\n\(violations.map(\.description).joined(separator: "\n"))")
+    }
+
+    /// The interpolations trusted above still build the tenant condition.
+    @Test func trustedInterpolationsStillFilterByTenant() throws {
+        let files = try Self.swiftFiles()
+        for trusted in Self.tenantConditionInterpolations {
+            guard let file = files.first(where: { $0.lastPathComponent == trusted.file }) else {
+                Issue.record("\(trusted.file) not found: update tenantConditionInterpolations")
+                continue
+            }
+            let text = try String(contentsOf: file, encoding: .utf8)
+            #expect(text.contains(trusted.mustContain), "\(trusted.file) no longer starts its conditions with org_id")
+        }
     }
 
     /// The scanner on known good and bad statements.

@@ -65,7 +65,13 @@ mgl_load() {
 
 mgl_gw_port() { echo $((MG_GW_BASE_PORT + $1 - 1)); }
 
-mgl_pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Whether the process in pid file $1 runs (a killed process not yet reaped, a zombie, does not).
+mgl_pid_alive() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
 
 # Waits until `url` answers 200 (at most $2 seconds, default 30).
 mgl_wait_http() {
