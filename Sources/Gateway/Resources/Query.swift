@@ -16,7 +16,8 @@ enum Query {
             usesStoredVectors: usesStoredVectors,
             hybridSearch: request.hybridSearch, asOf: request.asOf != nil, space: request.spaceID != nil,
             filters: request.filters != nil, includeMetadata: request.includeMetadata,
-            countBelowThreshold: request.countBelowThreshold)
+            countBelowThreshold: request.countBelowThreshold,
+            onlyFullMatchesPass: request.relevanceThreshold >= 0.5)
         let parameters: [PostgresValue] = [
             .text(principal.orgID), .text(principal.env), .text(request.context), .int(configuration),
             request.spaceID.map { .text($0) } ?? .text(""),

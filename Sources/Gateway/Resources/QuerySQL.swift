@@ -22,6 +22,9 @@ struct QuerySQL: Sendable {
     var filters: Bool
     var includeMetadata: Bool
     var countBelowThreshold: Bool
+    /// `relevance_threshold` ≥ 0.5: only memories holding every term can pass (a partial match
+    /// scores below 0.5), so without hybrid search the candidates are the AND of the terms.
+    var onlyFullMatchesPass = false
 
     /// Trigram similarity at which a query word matches a memory word (contract: 0.25).
     static let trigramThreshold = "0.25"
@@ -32,6 +35,10 @@ struct QuerySQL: Sendable {
         let configuration = usesStoredVectors ? "'english'::regconfig" : "$4::bigint::oid::regconfig"
         // An immutable expression of parameters: folded to a constant tsquery at planning.
         let anyQuery = "gw_any_query(\(configuration), $3::text)"
+        // Without hybrid search a term is held only exactly, so when only full matches can pass
+        // (and below-threshold matches need not be counted) the GIN index can find just those.
+        let candidateQuery = onlyFullMatchesPass && !countBelowThreshold
+            ? "gw_all_query(\(configuration), $3::text)" : anyQuery
         let memoryVector = usesStoredVectors ? "m.tsv" : "to_tsvector(\(configuration), m.text)"
         let versionVector = "to_tsvector(\(configuration), v.text)"
 
@@ -41,7 +48,7 @@ struct QuerySQL: Sendable {
             if filters { parts.append("AND \(alias).metadata @> $6::jsonb") }
             // Without hybrid search only memories holding a term can match: let the GIN index find
             // them. With it, any memory may hold a term by trigram similarity, so all are scored.
-            if !hybridSearch { parts.append("AND \(vector) @@ \(anyQuery)") }
+            if !hybridSearch { parts.append("AND \(vector) @@ \(candidateQuery)") }
             return parts.joined(separator: "\n       ")
         }
 
@@ -79,6 +86,7 @@ struct QuerySQL: Sendable {
         let metadata = includeMetadata ? "'metadata', r.metadata, " : ""
         let below = countBelowThreshold
             ? ",\n           'below_threshold', (SELECT count(*) FROM final f WHERE f.score < $9::float8)"
+                + " + (SELECT count(*) FROM matched h WHERE NOT h.viable)"
             : ""
 
         return """
@@ -103,12 +111,11 @@ struct QuerySQL: Sendable {
             cand AS (
             \(candidates)
             ),
-            scored AS (
+            matched AS (
                 SELECT c.*, x.held, x.exact, q.n,
-                       ts_rank_cd(c.doc, q.any_q, 32)::float8 AS rank,
-                       CASE WHEN c.doc @@ q.web_q THEN 1.0::float8 ELSE 0.0::float8 END AS web,
-                       power(0.5::float8, greatest(extract(epoch FROM (\(reference) - c.valid_from))::float8, 0.0)
-                                          / \(Self.recencyHalfLifeSeconds)) AS recency
+                       -- A partial match scores below 0.5 * held / n, so one under the threshold
+                       -- by that bound is counted (below_threshold) but never ranked.
+                       (x.held = q.n OR 0.5 * x.held::float8 / q.n >= $9::float8) AS viable
                   FROM cand c CROSS JOIN q
                  CROSS JOIN LATERAL (
                        SELECT tsvector_to_array(c.doc) AS lex, \(words) AS words
@@ -118,7 +125,16 @@ struct QuerySQL: Sendable {
                          FROM (SELECT t = ANY (a.lex) AS e,
                                       \(fuzzy) AS f
                                  FROM unnest(q.lexemes) AS t) y) x
-                 WHERE q.n > 0
+                 WHERE q.n > 0 AND x.held > 0
+            ),
+            scored AS (
+                SELECT h.*,
+                       ts_rank_cd(h.doc, q.any_q, 32)::float8 AS rank,
+                       CASE WHEN h.doc @@ q.web_q THEN 1.0::float8 ELSE 0.0::float8 END AS web,
+                       power(0.5::float8, greatest(extract(epoch FROM (\(reference) - h.valid_from))::float8, 0.0)
+                                          / \(Self.recencyHalfLifeSeconds)) AS recency
+                  FROM matched h CROSS JOIN q
+                 WHERE h.viable
             ),
             final AS (
                 SELECT s.*,
@@ -128,8 +144,7 @@ struct QuerySQL: Sendable {
                                greatest(0.0, least(1.0,
                                    (1.0 - $8::float8) * (0.6 * s0.rank + 0.2 * s0.web + 0.2 * s0.exact::float8 / s0.n)
                                    + $8::float8 * s0.recency)) AS quality
-                          FROM scored s0
-                         WHERE s0.held > 0) s
+                          FROM scored s0) s
             ),
             ranked AS (
                 SELECT f.*, row_number() OVER (ORDER BY f.score DESC, f.valid_from DESC, f.created_at DESC,

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Whole-gateway benchmark: wrk against the hot routes of one release instance on a private
+# PostgreSQL (same machine), with the limiter on, then the same run with GATEWAY_RATE_LIMITS=off
+# to measure what the limiter costs. Prints Markdown table rows.
+# Usage: Benchmarks/gateway/run.sh [seconds]     (CONNECTIONS=32 by default)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/postgres.sh
+duration=${1:-10}
+connections=${CONNECTIONS:-32}
+command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+swift build -c release --product memory-gateway >/dev/null
+bin="$(swift build -c release --show-bin-path)/memory-gateway"
+
+tmp=$(mktemp -d /tmp/mg-gwbench.XXXXXX)
+pg_port=$(mg_free_port); port=$(mg_free_port)
+gw_pid=""
+cleanup() {
+    [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null || true
+    mg_pg_stop "$tmp"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+mg_pg_start "$tmp" "$pg_port"   # fsync on, as in production
+export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/memory_gateway"
+url="http://127.0.0.1:$port"
+
+start_gateway() { # limiter on|off
+    [ -n "$gw_pid" ] && { kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true; }
+    HOST=127.0.0.1 PORT=$port ACCESS_LOG=false GATEWAY_OPERATOR_TOKEN=bench GATEWAY_RATE_LIMITS=$1 \
+        DB_POOL_SIZE=${DB_POOL_SIZE:-16} "$bin" serve >>"$tmp/gw.log" 2>&1 &
+    gw_pid=$!
+    for _ in $(seq 1 100); do curl -fs "$url/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
+    echo "gateway did not start" >&2; exit 1
+}
+
+start_gateway on
+created=$(curl -fs -X POST "$url/v1/admin/tenants" -H "Authorization: Bearer bench" -H 'Content-Type: application/json' \
+    -d '{"name":"bench","plan":"professional"}')
+key=$(echo "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["api_key"]["key"])')
+org=$(echo "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tenant"]["id"])')
+# A limit no benchmark reaches, so every request is admitted and the limiter's work is measured.
+curl -fs -X PATCH "$url/v1/admin/tenants/$org" -H "Authorization: Bearer bench" -H 'Content-Type: application/json' \
+    -d '{"limits":{"rate_limit_per_minute":1000000}}' >/dev/null
+# 10,000 memories to read and search.
+python3 - "$url" "$key" <<'PY'
+import json, sys, urllib.request
+url, key = sys.argv[1], sys.argv[2]
+words = "python rust swift postgres coffee tea hiking music travel books chess cooking".split()
+for b in range(10):
+    items = [{"memory_id": f"m{b*1000+i}", "text": f"User likes {words[i % 12]} and {words[(i*7+b) % 12]} (note {b*1000+i})",
+              "metadata": {"n": i}} for i in range(1000)]
+    req = urllib.request.Request(url + "/v1/memories/batch", data=json.dumps({"memories": items}).encode(),
+                                 headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    urllib.request.urlopen(req).read()
+PY
+cat > "$tmp/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $key"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"text":"The user prefers dark roast coffee in the morning","metadata":{"topic":"coffee"}}'
+LUA
+cat > "$tmp/query.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $key"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"context":"does the user like coffee and music?","relevance_threshold":0.3,"max_memories":10}'
+LUA
+
+run() { # label limiter args...
+    local label=$1 limiter=$2; shift 2
+    local out rps p50 p99
+    out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$@")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+    echo "| $label | $limiter | $rps | $p50 | $p99 | ${errors:-0} |"
+}
+
+echo "| route | limiter | requests/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|---|"
+for limiter in on off; do
+    start_gateway $limiter
+    run "GET /v1/memories/{id}" $limiter -H "Authorization: Bearer $key" "$url/v1/memories/m4242"
+    run "GET /v1/account" $limiter -H "Authorization: Bearer $key" "$url/v1/account"
+    run "POST /v1/memories" $limiter -s "$tmp/post.lua" "$url/v1/memories"
+    run "POST /v1/query" $limiter -s "$tmp/query.lua" "$url/v1/query"
+done
