@@ -149,7 +149,7 @@ mgl_gw_start() {
     port=$(mgl_gw_port "$n")
     pidfile=$MG_LOCAL_DIR/run/gw$n.pid
     mgl_pid_alive "$pidfile" && return 0
-    env DATABASE_URL="$MG_POOLED_URL" DB_PREPARED_STATEMENTS=false HOST=127.0.0.1 PORT="$port" \
+    env DATABASE_URL="$MG_POOLED_URL" DATABASE_LISTEN_URL="$MG_DIRECT_URL" DB_PREPARED_STATEMENTS=false HOST=127.0.0.1 PORT="$port" \
         GATEWAY_THREADS="${MG_GW_THREADS:-2}" DB_POOL_SIZE="${MG_DB_POOL_SIZE:-10}" \
         GATEWAY_OPERATOR_TOKEN="$MG_OPERATOR_TOKEN" TRUSTED_PROXIES=127.0.0.1/32 \
         setsid "$MG_BIN" serve >>"$MG_LOCAL_DIR/logs/gw$n.log" 2>&1 < /dev/null &

@@ -30,7 +30,7 @@ struct GatewayApp {
             usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
             workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics)
         let listener = PostgresListener(
-            connectionString: configuration.databaseURL, channels: [Self.eventsChannel],
+            connectionString: configuration.listenDatabaseURL ?? configuration.databaseURL, channels: [Self.eventsChannel],
             onNotification: { _, _ in services.admission.forgetThrottled() },
             onReconnect: { services.admission.forgetThrottled() })
         listener.start()

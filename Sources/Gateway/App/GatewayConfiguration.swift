@@ -7,6 +7,9 @@ import PostgresStore
 struct GatewayConfiguration: Sendable {
     /// libpq connection string or URI; empty means libpq's own defaults (PGHOST...).
     var databaseURL = ""
+    /// A direct (not pooled) connection for LISTEN, when `databaseURL` goes through pgbouncer in
+    /// transaction mode, where notifications would be lost; nil means `databaseURL`.
+    var listenDatabaseURL: String?
     var host = "0.0.0.0"
     var port = 8080
     /// Event loops.
@@ -57,6 +60,7 @@ struct GatewayConfiguration: Sendable {
             return value
         }
         configuration.databaseURL = values["DATABASE_URL"] ?? ""
+        if let listen = values["DATABASE_LISTEN_URL"], !listen.isEmpty { configuration.listenDatabaseURL = listen }
         if let host = values["HOST"], !host.isEmpty { configuration.host = host }
         if let port = try integer("PORT", 0...65535) { configuration.port = port }
         if let threads = try integer("GATEWAY_THREADS", 1...256) { configuration.threads = threads }
