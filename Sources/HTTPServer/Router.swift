@@ -4,35 +4,19 @@
 /// path, and parameters are percent-decoded per segment after splitting on `/` (so `%2F` stays
 /// inside its segment). An invalid percent-encoding or a decoded NUL makes the path not found.
 public struct Router<Value: Sendable>: Sendable {
-    private enum Segment: Sendable, Equatable {
-        case literal(String)
-        case parameter(String)
-    }
-
-    private struct Route: Sendable {
-        var method: String
-        var template: String
-        var segments: [Segment]
-        var value: Value
-    }
-
-    private var table: [Route] = []
+    // The matching itself is not generic (`RouteTable`), so it compiles to specialised code once
+    // rather than going through generic metadata on every request; values are found by index.
+    private var table = RouteTable()
+    private var values: [Value] = []
 
     public init() {}
 
     /// Adds a route; a later route for the same method and template replaces the earlier one.
     public mutating func add(_ method: String, _ template: String, _ value: Value) {
-        let segments = Router.split(template).map { part -> Segment in
-            if part.hasPrefix("{") && part.hasSuffix("}") && part.count >= 2 {
-                return .parameter(String(part.dropFirst().dropLast()))
-            }
-            return .literal(String(part))
-        }
-        let route = Route(method: method, template: template, segments: segments, value: value)
-        if let index = table.firstIndex(where: { $0.method == method && $0.template == template }) {
-            table[index] = route
+        if let index = table.add(method, template, valueIndex: values.count) {
+            values[index] = value
         } else {
-            table.append(route)
+            values.append(value)
         }
     }
 
@@ -45,30 +29,80 @@ public struct Router<Value: Sendable>: Sendable {
 
     /// Every route in the order added.
     public var routes: [(method: String, template: String)] {
-        table.map { ($0.method, $0.template) }
+        table.routes.map { ($0.method, $0.template) }
     }
 
     /// The route for `method` and `path` (the path without its query, still percent-encoded).
     public func match(method: String, path: String) -> Match {
-        let parts = Router.split(path)
+        switch table.match(method: method, path: path) {
+        case .found(let index, let parameters, let template):
+            return .found(value: values[index], parameters: parameters, template: template)
+        case .methodNotAllowed(let allow):
+            return .methodNotAllowed(allow: allow)
+        case .notFound:
+            return .notFound
+        }
+    }
+}
+
+/// The routes' templates, matched without knowing what the routes lead to.
+struct RouteTable: Sendable {
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    struct Route: Sendable {
+        var method: String
+        var template: String
+        var segments: [Segment]
+        var valueIndex: Int
+    }
+
+    enum Match {
+        case found(valueIndex: Int, parameters: [String: String], template: String)
+        case methodNotAllowed(allow: [String])
+        case notFound
+    }
+
+    private(set) var routes: [Route] = []
+
+    /// Adds a route; returns the value index it replaces when method and template were known.
+    mutating func add(_ method: String, _ template: String, valueIndex: Int) -> Int? {
+        let segments = RouteTable.split(template).map { part -> Segment in
+            if part.hasPrefix("{") && part.hasSuffix("}") && part.count >= 2 {
+                return .parameter(String(part.dropFirst().dropLast()))
+            }
+            return .literal(String(part))
+        }
+        if let index = routes.firstIndex(where: { $0.method == method && $0.template == template }) {
+            routes[index].segments = segments
+            return routes[index].valueIndex
+        }
+        routes.append(Route(method: method, template: template, segments: segments, valueIndex: valueIndex))
+        return nil
+    }
+
+    func match(method: String, path: String) -> Match {
+        let parts = RouteTable.split(path)
         var best: (route: Route, score: [Bool])?
         var bestHead: (route: Route, score: [Bool])?
         var allowed: [String] = []
         var anyPath = false
-        for route in table where route.segments.count == parts.count {
-            guard let score = Router.score(route.segments, parts) else { continue }
+        for route in routes where route.segments.count == parts.count {
+            guard let score = RouteTable.score(route.segments, parts) else { continue }
             anyPath = true
             if !allowed.contains(route.method) { allowed.append(route.method) }
-            if route.method == method, best == nil || Router.isMoreSpecific(score, than: best!.score) {
+            if route.method == method, best == nil || RouteTable.isMoreSpecific(score, than: best!.score) {
                 best = (route, score)
             }
             if method == "HEAD", route.method == "GET",
-                bestHead == nil || Router.isMoreSpecific(score, than: bestHead!.score)
+                bestHead == nil || RouteTable.isMoreSpecific(score, than: bestHead!.score)
             {
                 bestHead = (route, score)
             }
         }
-        if let headRoute = bestHead, best == nil || Router.isMoreSpecific(headRoute.score, than: best!.score) {
+        if let headRoute = bestHead, best == nil || RouteTable.isMoreSpecific(headRoute.score, than: best!.score) {
             best = headRoute
         }
         guard let found = best else {
@@ -81,11 +115,11 @@ public struct Router<Value: Sendable>: Sendable {
         var parameters: [String: String] = [:]
         for (segment, part) in zip(found.route.segments, parts) {
             if case .parameter(let name) = segment {
-                guard let decoded = Router.percentDecode(part) else { return .notFound }
+                guard let decoded = RouteTable.percentDecode(part) else { return .notFound }
                 parameters[name] = decoded
             }
         }
-        return .found(value: found.route.value, parameters: parameters, template: found.route.template)
+        return .found(valueIndex: found.route.valueIndex, parameters: parameters, template: found.route.template)
     }
 
     /// Splits on every `/` after the leading one, keeping empty segments (so `/a/` is `["a", ""]`).

@@ -7,37 +7,55 @@ import Synchronization
 final class Metrics: Sendable {
     static let bucketBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-    private struct State {
-        var requests: [String: Int] = [:]  // "route\u{0}status"
+    private struct RouteStatus: Hashable {
+        var route: String
+        var status: Int
+    }
+
+    /// Counted by the worker threads, sharded so they do not contend for one lock.
+    private struct Counts {
+        var requests: [RouteStatus: Int] = [:]
         var buckets = [Int](repeating: 0, count: Metrics.bucketBounds.count)
         var latencyCount = 0
         var latencySum = 0.0
         var rateLimited = 0
+
+        mutating func add(_ other: Counts) {
+            for (key, count) in other.requests { requests[key, default: 0] += count }
+            for index in buckets.indices { buckets[index] += other.buckets[index] }
+            latencyCount += other.latencyCount
+            latencySum += other.latencySum
+            rateLimited += other.rateLimited
+        }
+    }
+
+    private struct FlushState {
         var lastFlushLag = 0.0
         var flushFailures = 0
     }
 
-    private let state = Mutex(State())
+    private let counts = ThreadSharded { Counts() }
+    private let flushes = Mutex(FlushState())
 
     func record(route: String, status: Int, since start: ContinuousClock.Instant) {
         let (seconds, attoseconds) = (ContinuousClock.now - start).components
         let elapsed = Double(seconds) + Double(attoseconds) / 1e18
-        state.withLock { state in
-            state.requests["\(route)\u{0}\(status)", default: 0] += 1
-            state.latencyCount += 1
-            state.latencySum += elapsed
-            if let index = Metrics.bucketBounds.firstIndex(where: { elapsed <= $0 }) {
-                state.buckets[index] += 1
-            }
+        let key = RouteStatus(route: route, status: status)
+        let bucket = Metrics.bucketBounds.firstIndex { elapsed <= $0 }
+        counts.withCurrent { counts in
+            counts.requests[key, default: 0] += 1
+            counts.latencyCount += 1
+            counts.latencySum += elapsed
+            if let bucket { counts.buckets[bucket] += 1 }
         }
     }
 
     func recordRateLimited() {
-        state.withLock { $0.rateLimited += 1 }
+        counts.withCurrent { $0.rateLimited += 1 }
     }
 
     func recordFlush(lagSeconds: Double, failed: Bool) {
-        state.withLock {
+        flushes.withLock {
             $0.lastFlushLag = lagSeconds
             if failed { $0.flushFailures += 1 }
         }
@@ -45,14 +63,14 @@ final class Metrics: Sendable {
 
     /// The Prometheus text exposition (version 0.0.4).
     func render(pool: PoolStatistics) -> String {
-        let snapshot = state.withLock { $0 }
+        var snapshot = Counts()
+        counts.forEach { snapshot.add($0) }
+        let flush = flushes.withLock { $0 }
         var out = "# HELP gateway_requests_total Requests answered, by route template and status.\n"
         out += "# TYPE gateway_requests_total counter\n"
-        for (key, count) in snapshot.requests.sorted(by: { $0.key < $1.key }) {
-            let parts = key.split(separator: "\u{0}", maxSplits: 1)
-            let route = parts.first.map(String.init) ?? ""
-            let status = parts.count > 1 ? String(parts[1]) : ""
-            out += "gateway_requests_total{route=\"\(escape(route))\",status=\"\(status)\"} \(count)\n"
+        let requests = snapshot.requests.sorted { ($0.key.route, $0.key.status) < ($1.key.route, $1.key.status) }
+        for (key, count) in requests {
+            out += "gateway_requests_total{route=\"\(escape(key.route))\",status=\"\(key.status)\"} \(count)\n"
         }
         out += "# HELP gateway_request_duration_seconds Time from a complete request head to the response.\n"
         out += "# TYPE gateway_request_duration_seconds histogram\n"
@@ -74,9 +92,9 @@ final class Metrics: Sendable {
         out += "# HELP gateway_db_pool_waiting Requests waiting for a database connection.\n"
         out += "# TYPE gateway_db_pool_waiting gauge\ngateway_db_pool_waiting \(pool.waiting)\n"
         out += "# HELP gateway_usage_flush_lag_seconds Age of the oldest count in the last usage flush.\n"
-        out += "# TYPE gateway_usage_flush_lag_seconds gauge\ngateway_usage_flush_lag_seconds \(snapshot.lastFlushLag)\n"
+        out += "# TYPE gateway_usage_flush_lag_seconds gauge\ngateway_usage_flush_lag_seconds \(flush.lastFlushLag)\n"
         out += "# HELP gateway_usage_flush_failures_total Usage flushes that failed and were retried.\n"
-        out += "# TYPE gateway_usage_flush_failures_total counter\ngateway_usage_flush_failures_total \(snapshot.flushFailures)\n"
+        out += "# TYPE gateway_usage_flush_failures_total counter\ngateway_usage_flush_failures_total \(flush.flushFailures)\n"
         out += "# HELP gateway_build_info Build information.\n# TYPE gateway_build_info gauge\n"
         out += "gateway_build_info{version=\"\(GatewayVersion.current)\"} 1\n"
         return out

@@ -20,19 +20,34 @@ final class UsageRecorder: Sendable {
         var errors = 0
     }
 
-    private struct State {
+    /// What one shard has counted since the last flush.
+    private struct Shard {
         var counts: [CounterKey: Counts] = [:]
         var lastUsed: [String: (orgID: String, keyID: String, at: Date)] = [:]
         var touchedOrgs: Set<String> = []
         var oldest: ContinuousClock.Instant?
-        var isStopped = false
+
+        mutating func merge(_ other: Shard) {
+            for (key, value) in other.counts {
+                counts[key, default: Counts()].requests += value.requests
+                counts[key, default: Counts()].rateLimited += value.rateLimited
+                counts[key, default: Counts()].errors += value.errors
+            }
+            for (id, value) in other.lastUsed where (lastUsed[id]?.at ?? .distantPast) < value.at { lastUsed[id] = value }
+            touchedOrgs.formUnion(other.touchedOrgs)
+            if let theirs = other.oldest, oldest.map({ theirs < $0 }) ?? true { oldest = theirs }
+        }
     }
+
+    /// Worker threads count into different shards, so they do not contend for one lock on every
+    /// request; a flush merges them.
+    private let shards = ThreadSharded { Shard() }
+    private let isStopped = Mutex(false)
 
     private let pool: PostgresPool
     private let metrics: Metrics
     private let interval: Duration
     private let clock: @Sendable () -> Date
-    private let state = Mutex(State())
     private let flushLock = Mutex(())
     private let wakeup = NSCondition()
 
@@ -48,12 +63,12 @@ final class UsageRecorder: Sendable {
         let now = clock()
         let key = CounterKey(orgID: principal.orgID, env: principal.env, day: UTCDate.day(now),
                              keyID: principal.keyID, endpoint: endpoint)
-        state.withLock { state in
-            state.counts[key, default: Counts()].requests += 1
-            if isError { state.counts[key, default: Counts()].errors += 1 }
-            state.lastUsed[principal.keyID] = (principal.orgID, principal.keyID, now)
-            if principal.isLive { state.touchedOrgs.insert(principal.orgID) }
-            if state.oldest == nil { state.oldest = .now }
+        shards.withCurrent { shard in
+            shard.counts[key, default: Counts()].requests += 1
+            if isError { shard.counts[key, default: Counts()].errors += 1 }
+            shard.lastUsed[principal.keyID] = (principal.orgID, principal.keyID, now)
+            if principal.isLive { shard.touchedOrgs.insert(principal.orgID) }
+            if shard.oldest == nil { shard.oldest = .now }
         }
     }
 
@@ -61,9 +76,9 @@ final class UsageRecorder: Sendable {
     func recordRateLimited(principal: Principal, endpoint: String) {
         let key = CounterKey(orgID: principal.orgID, env: principal.env, day: UTCDate.day(clock()),
                              keyID: principal.keyID, endpoint: endpoint)
-        state.withLock { state in
-            state.counts[key, default: Counts()].rateLimited += 1
-            if state.oldest == nil { state.oldest = .now }
+        shards.withCurrent { shard in
+            shard.counts[key, default: Counts()].rateLimited += 1
+            if shard.oldest == nil { shard.oldest = .now }
         }
     }
 
@@ -76,7 +91,7 @@ final class UsageRecorder: Sendable {
 
     /// Stops the flusher after a last flush.
     func stop() {
-        state.withLock { $0.isStopped = true }
+        isStopped.withLock { $0 = true }
         wakeup.lock()
         wakeup.signal()
         wakeup.unlock()
@@ -90,7 +105,7 @@ final class UsageRecorder: Sendable {
             wakeup.lock()
             _ = wakeup.wait(until: Date(timeIntervalSinceNow: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18))
             wakeup.unlock()
-            if state.withLock({ $0.isStopped }) { return }
+            if isStopped.withLock({ $0 }) { return }
             pendingAlertOrgs.formUnion(flush())
             if ContinuousClock.now - lastAlertCheck >= .seconds(2), !pendingAlertOrgs.isEmpty {
                 lastAlertCheck = .now
@@ -106,14 +121,12 @@ final class UsageRecorder: Sendable {
     @discardableResult
     func flush() -> Set<String> {
         flushLock.withLock { _ in
-            let (counts, lastUsed, touched, oldest) = state.withLock { state in
-                let taken = (state.counts, state.lastUsed, state.touchedOrgs, state.oldest)
-                state.counts = [:]
-                state.lastUsed = [:]
-                state.touchedOrgs = []
-                state.oldest = nil
-                return taken
+            var taken = Shard()
+            shards.forEach { shard in
+                taken.merge(shard)
+                shard = Shard()
             }
+            let (counts, lastUsed, touched, oldest) = (taken.counts, taken.lastUsed, taken.touchedOrgs, taken.oldest)
             guard !counts.isEmpty || !lastUsed.isEmpty else { return [] }
             do {
                 try write(counts: counts, lastUsed: Array(lastUsed.values))
@@ -126,16 +139,7 @@ final class UsageRecorder: Sendable {
             } catch {
                 metrics.recordFlush(lagSeconds: 0, failed: true)
                 Log.error("usage flush failed; will retry", ["error": "\(error)"])
-                state.withLock { state in
-                    for (key, value) in counts {
-                        state.counts[key, default: Counts()].requests += value.requests
-                        state.counts[key, default: Counts()].rateLimited += value.rateLimited
-                        state.counts[key, default: Counts()].errors += value.errors
-                    }
-                    for (id, value) in lastUsed where state.lastUsed[id] == nil { state.lastUsed[id] = value }
-                    state.touchedOrgs.formUnion(touched)
-                    if state.oldest == nil { state.oldest = oldest }
-                }
+                shards.withFirst { $0.merge(taken) }
                 return []
             }
         }
