@@ -85,41 +85,37 @@ struct RouteTable: Sendable {
 
     func match(method: String, path: String) -> Match {
         let parts = RouteTable.split(path)
-        var best: (route: Route, score: [Bool])?
-        var bestHead: (route: Route, score: [Bool])?
-        var allowed: [String] = []
-        var anyPath = false
+        // The most specific template that fits the path decides, whatever its methods: a literal
+        // segment (`/v1/memories/count`) hides a parameter (`/v1/memories/{id}`) for every method,
+        // so a method the literal route lacks is 405 with the literal route's Allow, not a lookup
+        // of an object named "count".
+        var fitting: [(route: Route, score: [Bool])] = []
+        var bestScore: [Bool]?
         for route in routes where route.segments.count == parts.count {
             guard let score = RouteTable.score(route.segments, parts) else { continue }
-            anyPath = true
-            if !allowed.contains(route.method) { allowed.append(route.method) }
-            if route.method == method, best == nil || RouteTable.isMoreSpecific(score, than: best!.score) {
-                best = (route, score)
-            }
-            if method == "HEAD", route.method == "GET",
-                bestHead == nil || RouteTable.isMoreSpecific(score, than: bestHead!.score)
-            {
-                bestHead = (route, score)
-            }
+            fitting.append((route, score))
+            if bestScore == nil || RouteTable.isMoreSpecific(score, than: bestScore!) { bestScore = score }
         }
-        if let headRoute = bestHead, best == nil || RouteTable.isMoreSpecific(headRoute.score, than: best!.score) {
-            best = headRoute
-        }
-        guard let found = best else {
-            if !anyPath { return .notFound }
-            if allowed.contains("GET") && !allowed.contains("HEAD") {
-                allowed.insert("HEAD", at: allowed.firstIndex(of: "GET")! + 1)
+        guard let bestScore else { return .notFound }
+        let candidates = fitting.filter { $0.score == bestScore }.map(\.route)
+        let found = candidates.first { $0.method == method }
+            ?? (method == "HEAD" ? candidates.first { $0.method == "GET" } : nil)
+        guard let found else {
+            var allowed: [String] = []
+            for route in candidates where !allowed.contains(route.method) { allowed.append(route.method) }
+            if let get = allowed.firstIndex(of: "GET"), !allowed.contains("HEAD") {
+                allowed.insert("HEAD", at: get + 1)
             }
             return .methodNotAllowed(allow: allowed)
         }
         var parameters: [String: String] = [:]
-        for (segment, part) in zip(found.route.segments, parts) {
+        for (segment, part) in zip(found.segments, parts) {
             if case .parameter(let name) = segment {
                 guard let decoded = RouteTable.percentDecode(part) else { return .notFound }
                 parameters[name] = decoded
             }
         }
-        return .found(valueIndex: found.route.valueIndex, parameters: parameters, template: found.route.template)
+        return .found(valueIndex: found.valueIndex, parameters: parameters, template: found.template)
     }
 
     /// Splits on every `/` after the leading one, keeping empty segments (so `/a/` is `["a", ""]`).

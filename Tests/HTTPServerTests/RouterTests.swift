@@ -23,6 +23,21 @@ import Testing
         #expect(template == "/v1/memories/count")
     }
 
+    /// A literal route hides the parameter route for every method: `DELETE /v1/memories/count` is
+    /// 405 with the literal route's Allow, not a delete of a memory called "count".
+    @Test func literalSegmentsHideParametersForOtherMethods() {
+        guard case .methodNotAllowed(let allow) = makeRouter().match(method: "DELETE", path: "/v1/memories/count") else {
+            Issue.record("expected 405")
+            return
+        }
+        #expect(allow == ["GET", "HEAD"])
+        guard case .found(let value, _, _) = makeRouter().match(method: "DELETE", path: "/v1/memories/other") else {
+            Issue.record("not found")
+            return
+        }
+        #expect(value == "delete")
+    }
+
     @Test func parametersArePercentDecodedPerSegment() {
         guard case .found(let value, let parameters, _) = makeRouter().match(method: "GET", path: "/v1/memories/a%2Fb/history") else {
             Issue.record("not found")

@@ -88,7 +88,8 @@ struct Pipeline: Sendable {
             case .uniqueViolation:
                 return .conflict("the object already exists")
             case .invalidInput:
-                return .invalidRequest("a value is not valid")
+                return .invalidRequest("a value is not valid",
+                                       details: [.init(field: "body", message: "a value is out of range or not valid")])
             default:
                 Log.error("store error", ["request_id": requestID, "error": "\(error)"])
                 return .internalError

@@ -51,6 +51,9 @@ enum APIKeys {
                 body.issues.add("environment", "must be live or test")
             }
         }
+        if context.tenant.environment == .test, environment == .live {
+            body.issues.add("environment", "a test key can only create test keys")
+        }
         let expiresAt = body.timestamp("expires_at")
         if let expiresAt, let date = UTCDate.parseTimestamp(expiresAt), date <= Date() {
             body.issues.add("expires_at", "must be in the future")
@@ -104,10 +107,15 @@ enum APIKeys {
         return Int(rows.first?.int(0) ?? 0)
     }
 
+    /// Which keys the caller may see and manage (`$2` is its environment): a live admin key manages
+    /// every key of its tenant; a test admin key only test keys, so test credentials never reach
+    /// the live world.
+    private static let visible = "(environment = 'test' OR $2 = 'live')"
+
     static func list(_ context: RequestContext) throws -> APIResponse {
         let rows = try context.pool.query(
-            "SELECT \(KeyObject.columns) FROM api_keys WHERE org_id = $1 ORDER BY created_at DESC, key_id DESC",
-            [.text(context.tenant.orgID)])
+            "SELECT \(KeyObject.columns) FROM api_keys WHERE org_id = $1 AND \(visible) ORDER BY created_at DESC, key_id DESC",
+            [.text(context.tenant.orgID), .text(context.tenant.env)])
         var data = JSONObject()
         data["api_keys"] = .array(rows.map { .object(KeyObject.json($0)) })
         return APIResponse(json: .object(data))
@@ -115,8 +123,8 @@ enum APIKeys {
 
     static func get(_ context: RequestContext) throws -> APIResponse {
         let rows = try context.pool.query(
-            "SELECT \(KeyObject.columns) FROM api_keys WHERE org_id = $1 AND key_id = $2",
-            [.text(context.tenant.orgID), .text(context.parameter("id"))])
+            "SELECT \(KeyObject.columns) FROM api_keys WHERE org_id = $1 AND key_id = $3 AND \(visible)",
+            [.text(context.tenant.orgID), .text(context.tenant.env), .text(context.parameter("id"))])
         guard let row = rows.first else { throw APIError.notFound("API key") }
         return APIResponse(json: .object(KeyObject.json(row)))
     }
@@ -131,9 +139,9 @@ enum APIKeys {
                 """
                 SELECT gw_time(revoked_at), environment = 'live' AND 'admin' = ANY (scopes)
                        AND (expires_at IS NULL OR expires_at > clock_timestamp())
-                  FROM api_keys WHERE org_id = $1 AND key_id = $2
+                  FROM api_keys WHERE org_id = $1 AND key_id = $2 AND (environment = 'test' OR $3 = 'live')
                 """,
-                [.text(principal.orgID), .text(keyID)])
+                [.text(principal.orgID), .text(keyID), .text(principal.env)])
             guard let row = rows.first else { throw APIError.notFound("API key") }
             if let already = row.string(0) { return already }
             if row.bool(1) == true {
@@ -174,9 +182,10 @@ enum APIKeys {
                 """
                 SELECT name, scopes, environment, rate_limit_per_minute, allowed_ips::text[], expires_at::text,
                        revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= clock_timestamp())
-                  FROM api_keys WHERE org_id = $1 AND key_id = $2 FOR UPDATE
+                  FROM api_keys WHERE org_id = $1 AND key_id = $2 AND (environment = 'test' OR $3 = 'live')
+                   FOR UPDATE
                 """,
-                [.text(principal.orgID), .text(keyID)])
+                [.text(principal.orgID), .text(keyID), .text(principal.env)])
             guard let row = rows.first else { throw APIError.notFound("API key") }
             if row.bool(6) == true { throw APIError.conflict("a revoked or expired key cannot be rotated") }
             let new = NewKey(

@@ -77,18 +77,18 @@ struct MemoryFilter: Sendable {
         return timestamp
     }
 
-    /// `text` when it is an RFC 3339 timestamp. A client that did not percent-encode the `+` of an
+    /// `text` as canonical UTC (`UTCDate.canonicalTimestamp`) when it is RFC 3339. A client that did not percent-encode the `+` of an
     /// offset (`…T10:30:00+02:00`) sends a space, which form decoding made of it: that space is
     /// read back as `+`.
     static func timestampText(_ text: String) -> String? {
         guard text.utf8.count <= 64 else { return nil }
-        if UTCDate.parseTimestamp(text) != nil { return text }
+        if let canonical = UTCDate.canonicalTimestamp(text) { return canonical }
         let bytes = Array(text.utf8)
         guard bytes.count >= 25, bytes[bytes.count - 6] == UInt8(ascii: " ") else { return nil }
         var fixed = bytes
         fixed[bytes.count - 6] = UInt8(ascii: "+")
         let candidate = String(decoding: fixed, as: UTF8.self)
-        return UTCDate.parseTimestamp(candidate) != nil ? candidate : nil
+        return UTCDate.canonicalTimestamp(candidate)
     }
 
     /// The `WHERE` conditions on memories aliased `m`, tenant and environment included, with

@@ -31,12 +31,7 @@ struct MemoryInput: Sendable {
 
     /// `text`: 1–50,000 Unicode scalars, no U+0000 (PostgreSQL text cannot hold it).
     static func readText(_ reader: inout BodyReader, required: Bool) -> String? {
-        guard let text = reader.string("text", required: required, length: 1...maxTextLength) else { return nil }
-        guard !text.unicodeScalars.contains("\u{0}") else {
-            reader.issues.add("text", "must not contain U+0000")
-            return nil
-        }
-        return text
+        reader.string("text", required: required, length: 1...maxTextLength)
     }
 
     /// `metadata` as compact JSON text, validated by the contract's rules.

@@ -131,8 +131,9 @@ struct QuerySQL: Sendable {
                 SELECT h.*,
                        ts_rank_cd(h.doc, q.any_q, 32)::float8 AS rank,
                        CASE WHEN h.doc @@ q.web_q THEN 1.0::float8 ELSE 0.0::float8 END AS web,
-                       power(0.5::float8, greatest(extract(epoch FROM (\(reference) - h.valid_from))::float8, 0.0)
-                                          / \(Self.recencyHalfLifeSeconds)) AS recency
+                       -- The exponent is capped: 0.5^1000 is 0 for ranking, and a larger one underflows.
+                       power(0.5::float8, least(greatest(extract(epoch FROM (\(reference) - h.valid_from))::float8, 0.0)
+                                                / \(Self.recencyHalfLifeSeconds), 1000.0)) AS recency
                   FROM matched h CROSS JOIN q
                  WHERE h.viable
             ),

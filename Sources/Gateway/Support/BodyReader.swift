@@ -18,7 +18,7 @@ struct BodyReader {
         object[name] == .null
     }
 
-    /// A string of `length` Unicode scalars.
+    /// A string of `length` Unicode scalars, without U+0000 (PostgreSQL text cannot hold it).
     mutating func string(_ name: String, required: Bool = false, length: ClosedRange<Int>) -> String? {
         guard let value = object[name], value != .null else {
             if required { issues.add(name, "is required") }
@@ -31,6 +31,10 @@ struct BodyReader {
         let count = text.unicodeScalars.count
         guard length.contains(count) else {
             issues.add(name, "must be \(length.lowerBound)-\(length.upperBound) characters (got \(count))")
+            return nil
+        }
+        guard !text.unicodeScalars.contains("\u{0}") else {
+            issues.add(name, "must not contain U+0000")
             return nil
         }
         return text
@@ -96,14 +100,15 @@ struct BodyReader {
         return result
     }
 
-    /// An RFC 3339 timestamp, returned as given (PostgreSQL parses it exactly).
+    /// An RFC 3339 timestamp, returned in UTC with its fraction kept to the microsecond, for
+    /// PostgreSQL to parse exactly (`UTCDate.canonicalTimestamp`).
     mutating func timestamp(_ name: String) -> String? {
         guard let text = string(name, length: 1...64) else { return nil }
-        guard UTCDate.parseTimestamp(text) != nil else {
-            issues.add(name, "must be an RFC 3339 date-time such as 2026-11-24T10:30:00Z")
+        guard let canonical = UTCDate.canonicalTimestamp(text) else {
+            issues.add(name, "must be an RFC 3339 date-time such as 2026-11-24T10:30:00Z (years 0001-9999)")
             return nil
         }
-        return text
+        return canonical
     }
 
     /// `metadata`: an object of ≤ 64 keys whose compact JSON is ≤ 16 KiB, values
@@ -155,7 +160,33 @@ enum Metadata {
                 return "values must be strings, numbers, booleans, null or arrays of them (key '\(key)')"
             }
         }
-        guard value.jsonBytes.count <= maxBytes else { return "must be at most 16 KiB as compact JSON" }
+        // Sized as stored: jsonb writes numbers out in full (`1e300` is 301 digits).
+        guard value.jsonBytes.count + expansion(of: object) <= maxBytes else {
+            return "must be at most 16 KiB as compact JSON"
+        }
         return nil
+    }
+
+    /// How many bytes longer than written the numbers of `object` become in jsonb, or a number
+    /// larger than any limit when one is not a finite double (the caller refuses it).
+    private static func expansion(of object: JSONObject) -> Int {
+        var extra = 0
+        func add(_ value: JSONValue) {
+            guard case .number(let number) = value else { return }
+            guard number.double.isFinite else {
+                extra += maxBytes + 1
+                return
+            }
+            let text = Array(number.text.utf8)
+            guard let e = text.firstIndex(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }),
+                  let exponent = Int(String(decoding: text[(e + 1)...], as: UTF8.self))
+            else { return }
+            // At most: every mantissa digit, |exponent| zeros, a sign and a point.
+            extra += max(0, (e + abs(exponent) + 2) - text.count)
+        }
+        for (_, item) in object {
+            if case .array(let elements) = item { elements.forEach(add) } else { add(item) }
+        }
+        return extra
     }
 }

@@ -120,6 +120,38 @@ enum UTCDate {
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
+    /// `text` (RFC 3339, any offset) as the same instant in UTC, `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`, its
+    /// fraction cut to microseconds (PostgreSQL's precision) without passing through a `Double`;
+    /// nil when `text` is not RFC 3339 or the instant falls outside years 0001–9999. PostgreSQL
+    /// refuses offsets beyond ±15:59, which RFC 3339 allows: hence the conversion.
+    static func canonicalTimestamp(_ text: String) -> String? {
+        guard parseTimestamp(text) != nil else { return nil }
+        let b = Array(text.utf8)
+        guard let day = parseDay(String(decoding: b[0..<10], as: UTF8.self)),
+              let hour = digits(b[11..<13]), let minute = digits(b[14..<16]), let second = digits(b[17..<19])
+        else { return nil }
+        var index = 19
+        var fraction = ""
+        if b[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            while index < b.count, b[index] >= UInt8(ascii: "0"), b[index] <= UInt8(ascii: "9") { index += 1 }
+            fraction = String(decoding: b[start..<min(index, start + 6)], as: UTF8.self)
+        }
+        var offset = 0
+        if b[index] == UInt8(ascii: "+") || b[index] == UInt8(ascii: "-"),
+           let oh = digits(b[(index + 1)..<(index + 3)]), let om = digits(b[(index + 4)..<(index + 6)]) {
+            offset = (oh * 3600 + om * 60) * (b[index] == UInt8(ascii: "+") ? 1 : -1)
+        }
+        let total = daysSinceEpoch(day) * 86400 + hour * 3600 + minute * 60 + min(second, 59) - offset
+        let days = total >= 0 ? total / 86400 : (total - 86399) / 86400
+        let rest = total - days * 86400
+        let utc = civil(daysSinceEpoch: days)
+        guard (1...9999).contains(utc.year) else { return nil }
+        return format(utc) + "T" + pad(rest / 3600, 2) + ":" + pad(rest / 60 % 60, 2) + ":" + pad(rest % 60, 2)
+            + (fraction.isEmpty ? "" : "." + fraction) + "Z"
+    }
+
     private static func digits(_ slice: ArraySlice<UInt8>) -> Int? {
         var value = 0
         for byte in slice {

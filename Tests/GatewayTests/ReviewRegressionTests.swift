@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import Gateway
+
+/// Bugs found by the black-box review, each with the test that would have caught it.
+@Suite struct ReviewRegressionTests {
+    let gateway = TestGateway.shared
+
+    /// jsonb writes `1e300` out as 301 digits: the 16 KiB metadata limit counts that.
+    @Test func metadataNumbersAreSizedAsStored() throws {
+        let tenant = try gateway.createTenant()
+        let client = gateway.client()
+        let members = (0..<64).map { "\"k\($0)\":1e300" }.joined(separator: ",")
+        let body = Array("{\"text\":\"x\",\"metadata\":{\(members)}}".utf8)
+        let response = try client.request("POST", "/v1/memories",
+                                          headers: [("Authorization", "Bearer \(tenant.key)"), ("Content-Type", "application/json")],
+                                          body: body)
+        #expect(response.status == 400)
+        #expect(response.json?["error"]?["details"]?[0]?["field"]?.stringValue == "metadata")
+        let huge = try client.request("POST", "/v1/memories",
+                                      headers: [("Authorization", "Bearer \(tenant.key)"), ("Content-Type", "application/json")],
+                                      body: Array(#"{"text":"x","metadata":{"a":1e1000000}}"#.utf8))
+        #expect(huge.status == 400)
+        #expect(huge.json?["error"]?["details"]?[0]?["field"]?.stringValue == "metadata")
+        let small = try client.call("POST", "/v1/memories", key: tenant.key, json: ["text": "x", "metadata": ["a": 1.5e3]])
+        #expect(small.status == 201)
+    }
+
+    /// A test key must not reach the live world through key management.
+    @Test func testAdminKeysManageOnlyTestKeys() throws {
+        let tenant = try gateway.createTenant()
+        let client = gateway.client()
+        let testAdmin = try gateway.createKey(admin: tenant.key, scopes: ["admin", "read"], environment: "test")
+        let live = try client.call("POST", "/v1/account/api-keys", key: testAdmin.key,
+                                   json: ["name": "escalate", "scopes": ["read"], "environment": "live"])
+        #expect(live.status == 400)
+        #expect(live.json?["error"]?["details"]?[0]?["field"]?.stringValue == "environment")
+        let test = try client.call("POST", "/v1/account/api-keys", key: testAdmin.key,
+                                   json: ["name": "ci", "scopes": ["read"], "environment": "test"])
+        #expect(test.status == 201)
+        let listed = try client.call("GET", "/v1/account/api-keys", key: testAdmin.key)
+        let environments = Set(listed.data?["api_keys"]?.arrayValue?.compactMap { $0["environment"]?.stringValue } ?? [])
+        #expect(environments == ["test"])
+        let liveKeys = try client.call("GET", "/v1/account/api-keys", key: tenant.key)
+        let liveAdminID = try #require(liveKeys.data?["api_keys"]?.arrayValue?.first { $0["environment"] == "live" }?["id"]?.stringValue)
+        #expect(try client.call("GET", "/v1/account/api-keys/\(liveAdminID)", key: testAdmin.key).status == 404)
+        #expect(try client.call("DELETE", "/v1/account/api-keys/\(liveAdminID)", key: testAdmin.key).status == 404)
+        #expect(try client.call("POST", "/v1/account/api-keys/\(liveAdminID)/rotate", key: testAdmin.key, json: [:]).status == 404)
+    }
+
+    /// PostgreSQL text cannot hold U+0000: every string field says so, with details.
+    @Test(arguments: [
+        ("/v1/query", #"{"context":"python\u0000java"}"#, "context"),
+        ("/v1/query/extract", #"{"content":"hello\u0000world"}"#, "content"),
+        ("/v1/account/api-keys", #"{"name":"a\u0000","scopes":["read"]}"#, "name"),
+    ])
+    func nulCharactersAreFieldErrors(path: String, body: String, field: String) throws {
+        let tenant = try gateway.createTenant()
+        let response = try gateway.client().request(
+            "POST", path, headers: [("Authorization", "Bearer \(tenant.key)"), ("Content-Type", "application/json")],
+            body: Array(body.utf8))
+        #expect(response.status == 400)
+        #expect(response.json?["error"]?["details"]?[0]?["field"]?.stringValue == field)
+    }
+
+    /// RFC 3339 allows offsets PostgreSQL does not (beyond ±15:59); far-future `as_of` must not
+    /// overflow the recency arithmetic.
+    @Test func timestampsAreConvertedToUTCAndFarFutureWorks() throws {
+        let tenant = try gateway.createTenant()
+        let client = gateway.client()
+        #expect(try client.call("POST", "/v1/memories", key: tenant.key, json: ["text": "python rocks"]).status == 201)
+        let list = try client.call("GET", "/v1/memories?updated_since=2000-01-01T00:00:00-23:59", key: tenant.key)
+        #expect(list.status == 200)
+        #expect(list.data?["memories"]?.arrayValue?.count == 1)
+        let future = try client.call("POST", "/v1/query", key: tenant.key,
+                                     json: ["context": "python", "as_of": "9999-12-31T23:59:59Z", "temporal_boost": 0.5])
+        #expect(future.status == 200)
+        #expect(future.data?["memories"]?.arrayValue?.count == 1)
+        #expect(UTCDate.canonicalTimestamp("2026-11-25T14:00:00.1234567-23:59") == "2026-11-26T13:59:00.123456Z")
+        #expect(UTCDate.canonicalTimestamp("0001-01-01T00:00:00+01:00") == nil)
+    }
+
+    /// `count`, `batch` and `export` are routes, never memory ids: other methods are 405 with
+    /// the route's own Allow.
+    @Test func reservedMemoryRoutesAre405() throws {
+        let tenant = try gateway.createTenant()
+        let client = gateway.client()
+        let delete = try client.call("DELETE", "/v1/memories/count", key: tenant.key)
+        #expect(delete.status == 405)
+        #expect(delete.header("Allow") == "GET, HEAD")
+        let get = try client.call("GET", "/v1/memories/batch", key: tenant.key)
+        #expect(get.status == 405)
+        #expect(get.header("Allow") == "POST")
+        #expect(try client.call("POST", "/v1/memories/export", key: tenant.key, json: [:]).header("Allow") == "GET, HEAD")
+    }
+}
