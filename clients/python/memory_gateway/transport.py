@@ -79,8 +79,9 @@ class Transport:
     def _open(self, method: str, path: str, params: Optional[dict], body: Any, idempotency_key: Optional[str],
               accept: Optional[str], request_id: Optional[str]):
         url = self.base_url + path + _query_string(params)
-        headers = {"Authorization": f"Bearer {self.token}", "User-Agent": self.user_agent,
-                   "Accept": accept or "application/json"}
+        headers = {"User-Agent": self.user_agent, "Accept": accept or "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         data = None
         if body is not None:
             data = jsonlib.dumps(body, ensure_ascii=False).encode("utf-8")
