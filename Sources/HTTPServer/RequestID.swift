@@ -4,35 +4,36 @@ import Synchronization
 public enum RequestID {
     private static let alphabet: [UInt8] = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
     private static let counter = Atomic<UInt64>(0)
-    /// Per-process random material: an 8-character prefix and the key that scrambles the counter.
-    private static let secret: (prefix: [UInt8], key1: UInt64, key2: UInt64) = {
+    /// Per-process random keys for the keyed mix of the counter.
+    private static let keys: (UInt64, UInt64, UInt64) = {
         var generator = SystemRandomNumberGenerator()
-        var prefix: [UInt8] = []
-        for _ in 0..<8 { prefix.append(alphabet[Int(generator.next(upperBound: UInt64(62)))]) }
-        return (prefix, generator.next(), generator.next())
+        return (generator.next(), generator.next(), generator.next())
     }()
 
-    /// A new id: `req_` and 24 base62 characters. Unique within the process (a keyed bijection of a
-    /// counter) and across processes with high probability (a random prefix); not predictable from
-    /// earlier ids without the process key.
+    /// A new id: `req_` and 24 base62 characters that all look random. Unique within the process
+    /// (the first 11 characters are a keyed bijection of a counter) and, with per-process random
+    /// keys, across processes with high probability; not predictable from earlier ids without the
+    /// keys. Costs no system call.
     public static func generate() -> String {
         let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        let secret = self.secret
-        // A keyed bijection of the 64-bit counter: unique ids, scrambled order.
-        var a = mix(n ^ secret.key1)
-        let b = mix(a ^ secret.key2)
+        let keys = self.keys
+        var a = mix(n ^ keys.0)
+        var b = mix(a ^ keys.1)
+        var c = mix(b ^ keys.2)
         return String(unsafeUninitializedCapacity: 28) { buffer in
             buffer[0] = UInt8(ascii: "r"); buffer[1] = UInt8(ascii: "e"); buffer[2] = UInt8(ascii: "q")
             buffer[3] = UInt8(ascii: "_")
-            for i in 0..<8 { buffer[4 + i] = secret.prefix[i] }
             // 11 base62 digits hold all of 64 bits (62^11 > 2^64), keeping the bijection.
             for i in 0..<11 {
-                buffer[12 + i] = alphabet[Int(a % 62)]
+                buffer[4 + i] = alphabet[Int(a % 62)]
                 a /= 62
             }
-            var c = b
-            for i in 0..<5 {
-                buffer[23 + i] = alphabet[Int(c % 62)]
+            for i in 0..<11 {
+                buffer[15 + i] = alphabet[Int(b % 62)]
+                b /= 62
+            }
+            for i in 0..<2 {
+                buffer[26 + i] = alphabet[Int(c % 62)]
                 c /= 62
             }
             return 28

@@ -94,3 +94,25 @@ import Testing
         #expect(try client.call("POST", "/v1/memories/export", key: tenant.key, json: [:]).header("Allow") == "GET, HEAD")
     }
 }
+
+/// Smaller contract details found in review.
+@Suite struct ReviewDetailsTests {
+    let gateway = TestGateway.shared
+
+    @Test func queryAnswersCompactJSON() throws {
+        let tenant = try gateway.createTenant()
+        let client = gateway.client()
+        _ = try client.call("POST", "/v1/memories", key: tenant.key, json: ["text": "python rocks", "metadata": ["a": 1]])
+        let response = try client.call("POST", "/v1/query", key: tenant.key, json: ["context": "python"])
+        #expect(response.status == 200)
+        #expect(!response.text.contains("\" : "))
+        #expect(!response.text.contains(", \""))
+        #expect(response.data?["memories"]?[0]?["metadata"]?["a"]?.intValue == 1)
+    }
+
+    @Test func bearerWithoutCredentialsIsAMissingKey() throws {
+        let response = try gateway.client().request("GET", "/v1/account", headers: [("Authorization", "Bearer ")])
+        #expect(response.status == 401)
+        #expect(response.errorCode == "missing_api_key")
+    }
+}

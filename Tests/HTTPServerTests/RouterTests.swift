@@ -87,6 +87,12 @@ import Testing
             seen.insert(id)
         }
         #expect(seen.count == 10_000)
+        // No fixed part after `req_`: every position varies across ids.
+        let ids = Array(seen)
+        for position in 4..<28 {
+            let characters = Set(ids.prefix(500).map { Array($0.utf8)[position] })
+            #expect(characters.count > 20, "position \(position) barely varies")
+        }
         #expect(!RequestID.isValidIncoming(""))
         #expect(!RequestID.isValidIncoming(String(repeating: "a", count: 129)))
         #expect(RequestID.isValidIncoming(String(repeating: "a", count: 128)))

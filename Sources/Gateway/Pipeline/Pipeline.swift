@@ -146,13 +146,20 @@ struct Pipeline: Sendable {
         var bearer: String?
         if let authorization = request.headers["Authorization"] {
             let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.invalidKey }
-            bearer = parts[1].trimmingCharacters(in: .whitespaces)
+            if parts.count == 1, parts[0].lowercased() == "bearer" {
+                bearer = ""  // `Bearer` with no credentials: no key was presented
+            } else {
+                guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.invalidKey }
+                bearer = parts[1].trimmingCharacters(in: .whitespaces)
+            }
         }
         let alias = request.headers["X-API-Key"]?.trimmingCharacters(in: .whitespaces)
         switch (bearer, alias) {
         case (nil, nil): throw APIError.missingKey
         case (let key?, nil), (nil, let key?):
+            guard !key.isEmpty else { throw APIError.missingKey }
+            return key
+        case ("", let key?), (let key?, ""):
             guard !key.isEmpty else { throw APIError.missingKey }
             return key
         case (let key?, let other?):

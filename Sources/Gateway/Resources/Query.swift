@@ -29,7 +29,14 @@ enum Query {
         guard let row = rows.first, let data = row.raw(0) else {
             throw APIError.internalError
         }
-        var response = APIResponse(data: data)
+        // PostgreSQL's json text has spaces (`"id" : …`): answer compact JSON like every route.
+        let compact: [UInt8]
+        do {
+            compact = try JSONParser.parse(data).jsonBytes
+        } catch {
+            throw APIError.internalError
+        }
+        var response = APIResponse(data: compact)
         response.memoryIDs = row.stringArray(1) ?? []
         return response
     }
