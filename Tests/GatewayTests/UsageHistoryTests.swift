@@ -127,10 +127,10 @@ import Testing
         let recorder = UsageRecorder(pool: pool, metrics: Metrics(), interval: .seconds(60),
                                      clock: { times.withLock { $0 } })
         let caller = principal(orgID: tenant.orgID, keyID: keyID)
-        recorder.recordRequest(principal: caller, endpoint: "GET /v1/account", isError: false)
-        recorder.recordRequest(principal: caller, endpoint: "GET /v1/account", isError: true)
+        recorder.recordRequest(principal: caller, endpoint: "GET /v1/account", status: 200)
+        recorder.recordRequest(principal: caller, endpoint: "GET /v1/account", status: 404)
         times.withLock { $0 = Date(timeIntervalSince1970: 1_738_368_000.0) }
-        recorder.recordRequest(principal: caller, endpoint: "GET /v1/account", isError: false)
+        recorder.recordRequest(principal: caller, endpoint: "GET /v1/account", status: 200)
         recorder.recordRateLimited(principal: caller, endpoint: "GET /v1/account")
         recorder.flush()
         let days = try #require(

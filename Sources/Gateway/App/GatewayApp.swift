@@ -28,7 +28,8 @@ struct GatewayApp {
         let services = Services(
             configuration: configuration, pool: pool, admission: Admission(pool: pool, isLimiting: configuration.isRateLimiting),
             usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
-            workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics)
+            workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics,
+            expensiveSlots: TenantSlots(perTenant: max(2, configuration.poolSize / 4), wait: configuration.poolWait))
         let listener = PostgresListener(
             connectionString: configuration.listenDatabaseURL ?? configuration.databaseURL, channels: [Self.eventsChannel],
             onNotification: { _, _ in services.admission.forgetThrottled() },

@@ -8,6 +8,13 @@ struct GatewayHandler: HTTPHandler {
 
     func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         let pipeline = Pipeline(services: services)
+        // Without an operator token the operator routes do not exist, for every method (no 405
+        // whose Allow would reveal them).
+        if services.configuration.operatorToken == nil,
+           request.path == "/v1/admin" || request.path.hasPrefix("/v1/admin/") {
+            reject(APIError.notFound("route"), request, responder, pipeline)
+            return
+        }
         switch router.match(method: request.method, path: request.path) {
         case .notFound:
             reject(APIError.notFound("route"), request, responder, pipeline)
@@ -17,10 +24,6 @@ struct GatewayHandler: HTTPHandler {
             error.headers = [("Allow", allow.joined(separator: ", "))]
             reject(error, request, responder, pipeline)
         case .found(let route, let parameters, let template):
-            if case .operator = route.access, services.configuration.operatorToken == nil {
-                reject(APIError.notFound("route"), request, responder, pipeline)
-                return
-            }
             if route.isInline {
                 pipeline.run(route: route, request: request, parameters: parameters, template: template, responder: responder)
                 return

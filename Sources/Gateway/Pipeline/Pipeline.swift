@@ -87,6 +87,10 @@ struct Pipeline: Sendable {
                 return .unavailable(retryAfter: 2)
             case .uniqueViolation:
                 return .conflict("the object already exists")
+            case .server(let sqlstate, _) where sqlstate == "57014":
+                return APIError(status: 503, code: "service_unavailable",
+                                message: "the request took too long and was cancelled; narrow it (fewer words, a space_id, filters) or retry later",
+                                retryAfter: 5)
             case .invalidInput:
                 return .invalidRequest("a value is not valid",
                                        details: [.init(field: "body", message: "a value is out of range or not valid")])
@@ -134,8 +138,8 @@ struct Pipeline: Sendable {
 
     private func finish(request: HTTPRequest, endpoint: String, principal: Principal?, status: Int) {
         services.metrics.record(route: endpoint, status: status, since: request.receivedAt)
-        if let principal, status < 500 {
-            services.usage.recordRequest(principal: principal, endpoint: endpoint, isError: status >= 400)
+        if let principal {
+            services.usage.recordRequest(principal: principal, endpoint: endpoint, status: status)
         }
     }
 

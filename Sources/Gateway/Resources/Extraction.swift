@@ -34,23 +34,25 @@ enum Extraction {
 
         let principal = context.tenant
         let metadataJSON = metadata.map { String(decoding: JSONValue.object($0).jsonBytes, as: UTF8.self) } ?? "{}"
-        let (created, considered) = try context.pool.transaction { connection in
-            let (fresh, considered) = try freshStatements(statements, connection: connection, principal: principal,
-                                                          spaceID: spaceID)
-            guard !fresh.isEmpty else { return ([(id: String, text: String)](), considered) }
-            try MemoryWrites.reserveQuota(connection, principal: principal, adding: fresh.count)
-            if let spaceID { try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID) }
-            let rows = fresh.map { (id: Identifier.make(prefix: "mem"), text: $0) }
-            _ = try connection.query(
-                """
-                INSERT INTO memories (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
-                SELECT $1, $2, u.id, u.text, $5::jsonb, $6::text, 'extraction', $7::text, $8::text
-                  FROM unnest($3::text[], $4::text[]) AS u(id, text)
-                """,
-                [.text(principal.orgID), .text(principal.env), .textArray(rows.map(\.id)),
-                 .textArray(rows.map(\.text)), .jsonb(metadataJSON), spaceID.map { .text($0) } ?? .null,
-                 .text(context.request.requestID), .text(principal.keyPrefix)])
-            return (rows, considered)
+        let (created, considered) = try context.services.expensiveSlots.withSlot(context.tenant.orgID) {
+            try context.pool.transaction { connection in
+                let (fresh, considered) = try freshStatements(statements, connection: connection, principal: principal,
+                                                              spaceID: spaceID)
+                guard !fresh.isEmpty else { return ([(id: String, text: String)](), considered) }
+                try MemoryWrites.reserveQuota(connection, principal: principal, adding: fresh.count)
+                if let spaceID { try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID) }
+                let rows = fresh.map { (id: Identifier.make(prefix: "mem"), text: $0) }
+                _ = try connection.query(
+                    """
+                    INSERT INTO memories (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
+                    SELECT $1, $2, u.id, u.text, $5::jsonb, $6::text, 'extraction', $7::text, $8::text
+                      FROM unnest($3::text[], $4::text[]) AS u(id, text)
+                    """,
+                    [.text(principal.orgID), .text(principal.env), .textArray(rows.map(\.id)),
+                     .textArray(rows.map(\.text)), .jsonb(metadataJSON), spaceID.map { .text($0) } ?? .null,
+                     .text(context.request.requestID), .text(principal.keyPrefix)])
+                return (rows, considered)
+            }
         }
         let data = JSONValue.object(JSONObject([
             ("memories_created", .int(created.count)),

@@ -123,7 +123,8 @@ struct QuerySQL: Sendable {
                  CROSS JOIN LATERAL (
                        SELECT count(*) FILTER (WHERE y.e) AS exact, count(*) FILTER (WHERE y.e OR y.f) AS held
                          FROM (SELECT t = ANY (a.lex) AS e,
-                                      \(fuzzy) AS f
+                                      -- trigram matching only for terms not held exactly (CASE short-circuits)
+                                      CASE WHEN t = ANY (a.lex) THEN false ELSE \(fuzzy) END AS f
                                  FROM unnest(q.lexemes) AS t) y) x
                  WHERE q.n > 0 AND x.held > 0
             ),

@@ -50,8 +50,7 @@ enum Tenants {
             let rows = try connection.query(
                 "SELECT \(columns) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1", [.text(orgID)])
             guard let row = rows.first else { throw APIError.internalError }
-            var tenant = json(row)
-            tenant["limits"] = nil
+            let tenant = json(row)
             var replayKey = created.object
             replayKey["key"] = .null
             return Created(

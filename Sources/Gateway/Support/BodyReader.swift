@@ -42,7 +42,7 @@ struct BodyReader {
 
     /// A string matching an identifier pattern `[A-Za-z0-9_-]{1,max}`.
     mutating func identifier(_ name: String, maxLength: Int, required: Bool = false) -> String? {
-        guard let text = string(name, required: required, length: 1...Int.max) else { return nil }
+        guard let text = string(name, required: required, length: 0...100_000) else { return nil }
         guard Identifiers.isValid(text, maxLength: maxLength) else {
             issues.add(name, "must match [A-Za-z0-9_-]{1,\(maxLength)}")
             return nil

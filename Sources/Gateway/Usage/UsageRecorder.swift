@@ -58,14 +58,15 @@ final class UsageRecorder: Sendable {
         self.clock = clock
     }
 
-    /// An admitted request that did not end in a 5xx.
-    func recordRequest(principal: Principal, endpoint: String, isError: Bool) {
+    /// An admitted request. It counts as a request unless it ended in a 5xx (not billed); every
+    /// 4xx and 5xx counts in `errors`.
+    func recordRequest(principal: Principal, endpoint: String, status: Int) {
         let now = clock()
         let key = CounterKey(orgID: principal.orgID, env: principal.env, day: UTCDate.day(now),
                              keyID: principal.keyID, endpoint: endpoint)
         shards.withCurrent { shard in
-            shard.counts[key, default: Counts()].requests += 1
-            if isError { shard.counts[key, default: Counts()].errors += 1 }
+            if status < 500 { shard.counts[key, default: Counts()].requests += 1 }
+            if status >= 400 { shard.counts[key, default: Counts()].errors += 1 }
             shard.lastUsed[principal.keyID] = (principal.orgID, principal.keyID, now)
             if principal.isLive { shard.touchedOrgs.insert(principal.orgID) }
             if shard.oldest == nil { shard.oldest = .now }
