@@ -159,6 +159,10 @@ public final class PostgresConnection {
         set("keepalives_count", String(SessionDefaults.keepalivesCount), overriding: false)
         set("tcp_user_timeout", String(SessionDefaults.tcpUserTimeoutMilliseconds), overriding: false)
         set("application_name", SessionDefaults.applicationName, overriding: false)
+        // GSSAPI encryption is tried first by default, loading Kerberos on every connect; its
+        // thread-specific data then races process exit (an assertion in libkrb5). A connection
+        // string may still ask for it.
+        set("gssencmode", "disable", overriding: false)
         guard settingsInStartupPacket else { return parameters }
         let statementTimeoutMilliseconds = statementTimeout.map { max(1, $0.roundedUpMilliseconds) } ?? 0
         let session = "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=\(statementTimeoutMilliseconds)"

@@ -35,6 +35,28 @@ import Testing
         #expect(bad.status != 0)
     }
 
+    /// A port in use (by a socket without SO_REUSEPORT) is a clean error exit, not a crash of
+    /// background threads at exit.
+    @Test func aPortInUseExitsWithAnError() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        try #require(bound)
+        let result = try GatewayProcess.run(["serve"], environment: [
+            "DATABASE_URL": TestGateway.databaseURL, "PORT": String(UInt16(bigEndian: address.sin_port)), "HOST": "127.0.0.1",
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("bind"))
+    }
+
     @Test func sigtermDrainsAndFlushesUsage() throws {
         let port = GatewayProcess.freePort()
         let process = try GatewayProcess.serve(environment: [

@@ -30,14 +30,15 @@ struct GatewayApp {
             usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
             workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics,
             expensiveSlots: TenantSlots(perTenant: max(2, configuration.poolSize / 4), wait: configuration.poolWait))
+        // Bind first: a port in use fails here, before any background thread exists.
+        let server = try HTTPServer(configuration: configuration.http,
+                                    handler: GatewayHandler(router: Routes.make(), services: services))
         let listener = PostgresListener(
             connectionString: configuration.listenDatabaseURL ?? configuration.databaseURL, channels: [Self.eventsChannel],
             onNotification: { _, _ in services.admission.forgetThrottled() },
             onReconnect: { services.admission.forgetThrottled() })
         listener.start()
         services.usage.start()
-        let server = try HTTPServer(configuration: configuration.http,
-                                    handler: GatewayHandler(router: Routes.make(), services: services))
         return RunningGateway(server: server, services: services, listener: listener)
     }
 

@@ -11,13 +11,13 @@ enum Routes {
         router.add("GET", "/metrics", Route(.service, Health.metrics))
 
         // Memories.
-        router.add("POST", "/v1/memories", Route(.tenant(.write), Memories.create))
+        router.add("POST", "/v1/memories", Route(.tenant(.write), fused: Memories.fusedCreate, Memories.create))
         router.add("GET", "/v1/memories", Route(.tenant(.read), Memories.list))
         router.add("DELETE", "/v1/memories", Route(.tenant(.delete), Memories.erase))
         router.add("GET", "/v1/memories/count", Route(.tenant(.read), Memories.count))
         router.add("POST", "/v1/memories/batch", Route(.tenant(.write), MemoryBatch.importBatch))
         router.add("GET", "/v1/memories/export", Route(.tenant(.read), MemoryExport.export))
-        router.add("GET", "/v1/memories/{id}", Route(.tenant(.read), Memories.get))
+        router.add("GET", "/v1/memories/{id}", Route(.tenant(.read), fused: Memories.fusedGet, Memories.get))
         router.add("PUT", "/v1/memories/{id}", Route(.tenant(.write), Memories.update))
         router.add("DELETE", "/v1/memories/{id}", Route(.tenant(.delete), Memories.delete))
         router.add("GET", "/v1/memories/{id}/history", Route(.tenant(.read), Memories.history))

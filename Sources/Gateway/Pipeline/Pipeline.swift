@@ -17,16 +17,22 @@ struct Pipeline: Sendable {
         var response: HTTPResponse
         do {
             var admitted: Principal?
+            var fusedRow: PostgresRow?
             switch route.access {
             case .service:
                 break
             case .operator:
                 try checkOperatorToken(request)
             case .tenant(let scope):
-                let caller = try authenticate(request, endpoint: endpoint)
+                // The hottest routes do their work in the admission's statement (one round trip),
+                // except with an Idempotency-Key, whose record must be claimed first.
+                let fused = request.headers["Idempotency-Key"] == nil
+                    ? route.fused.flatMap { $0.prepare(request, parameters) } : nil
+                let (caller, row) = try authenticate(request, endpoint: endpoint, fused: fused)
                 principal = caller
                 admitted = caller
                 rateHeaders = caller.rateLimit.headers
+                fusedRow = row
                 guard caller.scopes.contains(scope) else {
                     throw APIError.insufficientScope(scope.names.first ?? "read")
                 }
@@ -44,7 +50,16 @@ struct Pipeline: Sendable {
                     self.render(result, request: request, principal: admitted, rateHeaders: rateHeaders)
                 }
             } else {
-                let result: Result<APIResponse, APIError> = Result { () throws(APIError) in try invoke(route, context) }
+                let result: Result<APIResponse, APIError> = Result { () throws(APIError) in
+                    if let fusedRow, let fused = route.fused {
+                        do {
+                            if let response = try fused.finish(context, fusedRow, Admission.fusedOffset) { return response }
+                        } catch {
+                            throw Self.apiError(from: error, requestID: request.requestID)
+                        }
+                    }
+                    return try invoke(route, context)
+                }
                 if case .success(let value) = result, case .streamed = value.body {
                     finish(request: request, endpoint: endpoint, principal: principal, status: 200)
                     return
@@ -176,14 +191,15 @@ struct Pipeline: Sendable {
         }
     }
 
-    private func authenticate(_ request: HTTPRequest, endpoint: String) throws(APIError) -> Principal {
+    private func authenticate(_ request: HTTPRequest, endpoint: String,
+                              fused: (sql: String, parameters: [PostgresValue])?) throws(APIError) -> (Principal, PostgresRow?) {
         let key = try Self.presentedKey(request)
         let address = ClientAddress.resolve(
             peer: request.peerAddress, forwardedFor: request.headers.values("X-Forwarded-For"),
             trustedProxies: services.configuration.trustedProxies)
         let outcome: Admission.Outcome
         do {
-            outcome = try services.admission.admit(key: key, clientAddress: address)
+            outcome = try services.admission.admit(key: key, clientAddress: address, fused: fused)
         } catch {
             throw Self.apiError(from: error, requestID: request.requestID)
         }
@@ -199,8 +215,8 @@ struct Pipeline: Sendable {
             services.usage.recordRateLimited(principal: principal, endpoint: endpoint)
             error.headers.append(contentsOf: principal.rateLimit.headers)
             throw error
-        case .admitted(let principal):
-            return principal
+        case .admitted(let principal, let fusedRow):
+            return (principal, fusedRow)
         }
     }
 

@@ -15,10 +15,14 @@ struct Route: Sendable {
     /// Answered on the event loop (must not block): `/healthz`.
     var isInline = false
     var handler: @Sendable (RequestContext) throws -> APIResponse
+    /// The handler's work fused into the admission statement, where the route has it.
+    var fused: FusedOperation?
 
-    init(_ access: Access, isInline: Bool = false, _ handler: @escaping @Sendable (RequestContext) throws -> APIResponse) {
+    init(_ access: Access, isInline: Bool = false, fused: FusedOperation? = nil,
+         _ handler: @escaping @Sendable (RequestContext) throws -> APIResponse) {
         self.access = access
         self.isInline = isInline
+        self.fused = fused
         self.handler = handler
     }
 }

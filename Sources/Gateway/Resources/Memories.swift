@@ -47,11 +47,7 @@ enum Memories {
         guard let row = rows.first else {
             throw APIError.conflict("a memory with id '\(memoryID)' already exists")
         }
-        let memory = MemoryObject.json(row)
-        var response = APIResponse(status: 201, json: .object(memory),
-                                   headers: [("Location", "/v1/memories/\(memoryID)")])
-        response.memoryIDs = [memoryID]
-        return response
+        return created(row)
     }
 
     /// `GET /v1/memories/{id}`, with `as_of`: the version with `valid_from ≤ as_of < superseded_at`

@@ -33,8 +33,11 @@ struct GatewayProcess {
         process.arguments = ["serve"]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UInt32.random(in: 0...UInt32.max)).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
+        FileHandle.standardError.write(Data("gateway child log: \(log.path)\n".utf8))
         return process
     }
 
@@ -49,7 +52,19 @@ struct GatewayProcess {
         return String(base[..<slash.lowerBound]) + "/" + name
     }
 
+    /// A port the kernel has just handed out as free (bound to port 0, then closed).
     static func freePort() -> Int {
-        Int.random(in: 20_000...40_000)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 ? getsockname(fd, pointer, &length) : -1
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
