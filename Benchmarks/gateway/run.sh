@@ -54,6 +54,8 @@ for b in range(10):
                                  headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
     urllib.request.urlopen(req).read()
 PY
+# Settle the database after seeding, so the first measurement does not pay for autovacuum.
+"$(mg_pg_bindir)/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d memory_gateway -c "VACUUM ANALYZE" -c "CHECKPOINT"
 cat > "$tmp/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer $key"
@@ -82,6 +84,7 @@ echo "| route | limiter | requests/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|---|"
 for limiter in on off; do
     start_gateway $limiter
+    wrk -t2 -c"$connections" -d2s -H "Authorization: Bearer $key" "$url/v1/account" >/dev/null  # warm-up
     run "GET /v1/memories/{id}" $limiter -H "Authorization: Bearer $key" "$url/v1/memories/m4242"
     run "GET /v1/account" $limiter -H "Authorization: Bearer $key" "$url/v1/account"
     run "POST /v1/memories" $limiter -s "$tmp/post.lua" "$url/v1/memories"

@@ -11,7 +11,7 @@ enum Routes {
         router.add("GET", "/metrics", Route(.service, Health.metrics))
 
         // Memories.
-        router.add("POST", "/v1/memories", Route(.tenant(.write), fused: Memories.fusedCreate, Memories.create))
+        router.add("POST", "/v1/memories", Route(.tenant(.write), Memories.create))
         router.add("GET", "/v1/memories", Route(.tenant(.read), Memories.list))
         router.add("DELETE", "/v1/memories", Route(.tenant(.delete), Memories.erase))
         router.add("GET", "/v1/memories/count", Route(.tenant(.read), Memories.count))

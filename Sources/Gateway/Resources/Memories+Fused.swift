@@ -1,11 +1,13 @@
-import Auth
-import HTTPServer
 import PostgresStore
 
-/// The two hottest memory routes fused into the admission statement (see `FusedOperation`): a
-/// plain `GET /v1/memories/{id}` and a plain `POST /v1/memories` cost one round trip in all.
-/// Anything unusual (a query string, a space, a hard quota, an id already taken, an invalid body)
-/// falls back to the ordinary handlers, which report it.
+/// The hottest read fused into the admission statement (see `FusedOperation`): a plain
+/// `GET /v1/memories/{id}` costs one round trip in all; with a query string (`as_of`) it falls
+/// back to the handler.
+///
+/// Writes are not fused, on purpose: the admission locks the key's rate-limit row until its
+/// transaction ends, and a fused write's transaction ends with a WAL flush, so every request of
+/// a busy key would wait for the previous one's fsync (measured: 1,407 instead of 4,920 creates/s
+/// on one key). Admission alone commits without a flush (its table is unlogged).
 extension Memories {
     static let fusedGet = FusedOperation(
         prepare: { request, parameters in
@@ -21,29 +23,6 @@ extension Memories {
             var response = APIResponse(json: .object(MemoryObject.json(row, offset: offset)))
             response.memoryIDs = [context.parameter("id")]
             return response
-        })
-
-    static let fusedCreate = FusedOperation(
-        prepare: { request, _ in
-            if let contentType = request.headers["Content-Type"], !RequestContext.isJSON(contentType) { return nil }
-            guard !request.body.isEmpty, case .object(let object)? = try? JSONParser.parse(request.body) else { return nil }
-            var reader = BodyReader(object)
-            guard let input = MemoryInput.read(&reader), reader.issues.isEmpty, input.spaceID == nil else { return nil }
-            return ("""
-                INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
-                SELECT a.org_id, a.environment, $4, $5, $6::jsonb, NULL, 'api', $7, a.key_prefix
-                  FROM a
-                 WHERE \(FusedOperation.admitted("write")) AND NOT (a.hard_quota AND a.environment = 'live')
-                ON CONFLICT DO NOTHING
-                RETURNING \(MemoryObject.columns)
-                """,
-                [.text(input.memoryID ?? Identifier.make(prefix: "mem")), .text(input.text),
-                 .jsonb(input.metadataJSON ?? "{}"), .text(request.requestID)])
-        },
-        finish: { _, row, offset in
-            // Nothing inserted (a hard quota to check, or the id is taken): the handler decides.
-            guard !row.isNull(offset) else { return nil }
-            return created(row, offset: offset)
         })
 
     /// The 201 of a created memory read with `MemoryObject.columns` from `offset`.
