@@ -96,3 +96,38 @@ final class UnsafeResults: @unchecked Sendable {
         return storage.keys.sorted().map { storage[$0] ?? -1 }
     }
 }
+
+/// What the access log holds: one line per request with the key prefix, never the key.
+@Suite struct AccessLogTests {
+    @Test func logLinesNeverHoldTheKey() throws {
+        let port = GatewayProcess.freePort()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("access-\(port).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = GatewayProcess.executable
+        process.arguments = ["serve"]
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "DATABASE_URL": TestGateway.databaseURL, "PORT": String(port), "HOST": "127.0.0.1",
+            "GATEWAY_OPERATOR_TOKEN": TestGateway.operatorToken,
+        ]) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let client = TestHTTPClient(port: port)
+        #expect(eventually(timeout: .seconds(20)) { (try? client.request("GET", "/healthz").status) == 200 })
+        let created = try client.call("POST", "/v1/admin/tenants", key: TestGateway.operatorToken, json: ["name": "logged"])
+        let key = try #require(created.data?["api_key"]?["key"]?.stringValue)
+        _ = try client.call("GET", "/v1/account", key: key, headers: [("X-Request-ID", "trace-me-1")])
+        _ = try client.call("GET", "/v1/account?token=\(key)", key: key)
+        client.close()
+        kill(process.processIdentifier, SIGTERM)
+        #expect(eventually(timeout: .seconds(10)) { !process.isRunning })
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(!text.contains(key))
+        #expect(!text.contains(TestGateway.operatorToken))
+        #expect(text.contains("request_id=trace-me-1"))
+        #expect(text.contains("key_prefix=\(key.prefix(12))"))
+        #expect(text.contains("path=/v1/account "))
+    }
+}

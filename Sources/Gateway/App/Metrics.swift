@@ -62,7 +62,7 @@ final class Metrics: Sendable {
     }
 
     /// The Prometheus text exposition (version 0.0.4).
-    func render(pool: PoolStatistics) -> String {
+    func render(pool: PoolStatistics, admissionQueries: Int) -> String {
         var snapshot = Counts()
         counts.forEach { snapshot.add($0) }
         let flush = flushes.withLock { $0 }
@@ -84,6 +84,8 @@ final class Metrics: Sendable {
         out += "gateway_request_duration_seconds_count \(snapshot.latencyCount)\n"
         out += "# HELP gateway_rate_limited_total Requests refused by the rate limiter or a quota.\n"
         out += "# TYPE gateway_rate_limited_total counter\ngateway_rate_limited_total \(snapshot.rateLimited)\n"
+        out += "# HELP gateway_admission_queries_total Admission decisions sent to PostgreSQL (refusals remembered locally are not).\n"
+        out += "# TYPE gateway_admission_queries_total counter\ngateway_admission_queries_total \(admissionQueries)\n"
         out += "# HELP gateway_db_pool_connections Database pool connections by state.\n"
         out += "# TYPE gateway_db_pool_connections gauge\n"
         out += "gateway_db_pool_connections{state=\"size\"} \(pool.size)\n"

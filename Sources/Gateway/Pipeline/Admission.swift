@@ -31,6 +31,9 @@ final class Admission: Sendable {
 
     /// false only to measure what the limiter costs (`GATEWAY_RATE_LIMITS=off`).
     private let isLimiting: Bool
+    /// Admission statements sent to PostgreSQL (for `/metrics`, and for tests that check a
+    /// refused key stops reaching the database).
+    let databaseDecisions = Atomic<Int>(0)
 
     init(pool: PostgresPool, isLimiting: Bool = true) {
         self.pool = pool
@@ -72,6 +75,7 @@ final class Admission: Sendable {
             return .refused(error, principal)
         }
 
+        databaseDecisions.add(1, ordering: .relaxed)
         let admission: [PostgresValue] = [
             .bytea(hash), clientAddress.isEmpty ? .null : .text(clientAddress), .bool(isLimiting),
         ]

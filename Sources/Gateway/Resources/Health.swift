@@ -22,7 +22,9 @@ enum Health {
     }
 
     static func metrics(_ context: RequestContext) throws -> APIResponse {
-        let text = context.services.metrics.render(pool: context.pool.statistics)
+        let text = context.services.metrics.render(
+            pool: context.pool.statistics,
+            admissionQueries: context.services.admission.databaseDecisions.load(ordering: .relaxed))
         return APIResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", bytes: Array(text.utf8))
     }
 }
