@@ -37,9 +37,20 @@ import Testing
 
     // MARK: the live schema
 
+    /// A database holding exactly the migrated schema: the shared test database also holds tables
+    /// other suites create while these tests run.
+    static let migratedPool: PostgresPool = {
+        do {
+            let pool = PostgresPool(configuration: PostgresConfiguration(connectionString: try GatewayProcess.freshDatabase()))
+            _ = try Migrator.migrate(pool: pool, migrations: Migrations.all)
+            return pool
+        } catch {
+            fatalError("could not migrate a fresh database: \(error)")
+        }
+    }()
+
     @Test func everyOrgTableHasOrgIDFirstInItsPrimaryKey() throws {
-        _ = TestGateway.shared  // migrations ran
-        let pool = TestGateway.shared.running.services.pool
+        let pool = Self.migratedPool
         let rows = try pool.query(
             """
             SELECT c.relname,
@@ -75,7 +86,7 @@ import Testing
     /// in unique constraints), except the key-hash lookup index, which moves with api_keys to a
     /// reference table or a hash → org lookup table on Citus.
     @Test func uniqueIndexesOnTenantTablesIncludeOrgID() throws {
-        let pool = TestGateway.shared.running.services.pool
+        let pool = Self.migratedPool
         let rows = try pool.query(
             """
             SELECT c.relname, ic.relname,
