@@ -102,6 +102,10 @@ struct Pipeline: Sendable {
                 return .unavailable(retryAfter: 2)
             case .uniqueViolation:
                 return .conflict("the object already exists")
+            case .serializationFailure:
+                // Retried once already by the transaction: contention that a retry soon resolves.
+                return APIError(status: 503, code: "service_unavailable",
+                                message: "the request conflicted with concurrent ones; retry it", retryAfter: 1)
             case .server(let sqlstate, _) where sqlstate == "57014":
                 return APIError(status: 503, code: "service_unavailable",
                                 message: "the request took too long and was cancelled; narrow it (fewer words, a space_id, filters) or retry later",

@@ -71,8 +71,23 @@ enum MemoryBatch {
             items.append(Item(index: index, memoryID: memoryID, input: input))
         }
 
-        let outcome = try context.pool.transaction { connection in
-            try write(items, policy: policy, connection: connection, context: context)
+        // Concurrent imports of the same ids may deadlock (reported as a serialization failure) or
+        // create an id between this import's check and its insert: both are transient, so the
+        // whole transaction is tried again (it is all or nothing) a few times.
+        var attempt = 0
+        let outcome: Outcome
+        while true {
+            attempt += 1
+            do {
+                outcome = try context.pool.transaction { connection in
+                    try write(items, policy: policy, connection: connection, context: context)
+                }
+                break
+            } catch let error where attempt < 4 && isTransient(error) {
+                continue
+            } catch is ConcurrentCreate {
+                throw APIError.conflict("memories with these ids are being created concurrently; retry the import")
+            }
         }
         var data = JSONObject()
         data["created"] = .int(outcome.created)
@@ -82,6 +97,15 @@ enum MemoryBatch {
         var response = APIResponse(status: 201, json: .object(data))
         response.memoryIDs = outcome.memoryIDs
         return response
+    }
+
+    /// An id created by a concurrent request while this `update` import ran.
+    private struct ConcurrentCreate: Error {}
+
+    private static func isTransient(_ error: any Error) -> Bool {
+        if error is ConcurrentCreate { return true }
+        if case StoreError.serializationFailure? = error as? StoreError { return true }
+        return false
     }
 
     /// Validates each element, adding issues prefixed `memories[i].`.
@@ -133,15 +157,9 @@ enum MemoryBatch {
         let toUpdate = policy == .update ? items.filter { existing.contains($0.memoryID) } : []
         try MemoryWrites.reserveQuota(connection, principal: principal, adding: toCreate.count)
 
-        // Spaces on first use, in one statement.
-        let spaceIDs = Array(Set(items.compactMap(\.input.spaceID))).sorted()
-        if !spaceIDs.isEmpty {
-            _ = try connection.query(
-                """
-                INSERT INTO spaces (org_id, env, space_id, name)
-                SELECT $1, $2, s, s FROM unnest($3::text[]) AS s ON CONFLICT DO NOTHING
-                """,
-                tenant + [.textArray(spaceIDs)])
+        // Spaces on first use, each held until commit (a concurrent delete of one waits).
+        for spaceID in Array(Set(items.compactMap(\.input.spaceID))).sorted() {
+            try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID)
         }
 
         var created = Set<String>()
@@ -163,8 +181,10 @@ enum MemoryBatch {
                           .textArray(toCreate.map { $0.input.spaceID ?? "" }),
                           .text(context.request.requestID), .text(principal.keyPrefix)])
             created = Set(rows.compactMap { $0.string(0) })
-            // Only a concurrent writer taking an id between the check and the insert gets here.
+            // Only a concurrent writer taking an id between the check and the insert gets here:
+            // for `update` the transaction is tried again (the id now exists and is updated).
             if created.count != toCreate.count, policy != .skip {
+                if policy == .update { throw ConcurrentCreate() }
                 throw conflict(toCreate.filter { !created.contains($0.memoryID) })
             }
         }

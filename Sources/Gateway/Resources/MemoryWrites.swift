@@ -20,11 +20,28 @@ enum MemoryWrites {
         }
     }
 
-    /// Creates the space `spaceID` on first use (named after its id). Call inside the transaction.
+    /// Creates the space `spaceID` on first use (named after its id), and holds it (`FOR KEY
+    /// SHARE`) until the transaction ends: a concurrent `DELETE /v1/spaces/{id}` then waits, and
+    /// detaches this transaction's memories too, instead of leaving them pointing at a deleted
+    /// space. Writers into one space do not block each other. Call inside the transaction.
     static func ensureSpace(_ connection: PostgresConnection, principal: Principal, spaceID: String) throws {
-        _ = try connection.query(
-            "INSERT INTO spaces (org_id, env, space_id, name) VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING",
-            [.text(principal.orgID), .text(principal.env), .text(spaceID)])
+        for _ in 0..<3 {
+            let rows = try connection.query(
+                """
+                WITH created AS (
+                    INSERT INTO spaces (org_id, env, space_id, name) VALUES ($1, $2, $3, $3)
+                    ON CONFLICT DO NOTHING RETURNING 1
+                ), held AS (
+                    SELECT 1 FROM spaces WHERE org_id = $1 AND env = $2 AND space_id = $3 FOR KEY SHARE
+                )
+                SELECT (SELECT count(*) FROM created) + (SELECT count(*) FROM held)
+                """,
+                [.text(principal.orgID), .text(principal.env), .text(spaceID)])
+            // Neither made nor found: deleted between the two; make it again.
+            if (rows.first?.int(0) ?? 0) > 0 { return }
+        }
+        throw APIError(status: 503, code: "service_unavailable",
+                       message: "the space is being deleted and re-created concurrently; retry", retryAfter: 1)
     }
 
     /// Forgets stored idempotent responses that show any of `memoryIDs` (erasure): a later retry

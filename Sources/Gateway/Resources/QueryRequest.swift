@@ -35,7 +35,11 @@ struct QueryRequest: Sendable {
         spaceID = body.identifier("space_id", maxLength: 64)
         if let value = object["filters"], value != .null {
             if case .object = value {
-                filters = String(decoding: value.jsonBytes, as: UTF8.self)
+                if value.containsNUL {
+                    body.issues.add("filters", "must not contain U+0000")
+                } else {
+                    filters = String(decoding: value.jsonBytes, as: UTF8.self)
+                }
             } else {
                 body.issues.add("filters", "must be an object")
             }

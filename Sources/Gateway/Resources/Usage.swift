@@ -83,6 +83,9 @@ enum Usage {
         let principal = context.tenant
         let keyID = context.query["key_id"]
         if let keyID {
+            guard Identifiers.isValid(keyID, maxLength: 64) else {
+                throw APIError.invalidField("key_id", "must be an API key id such as key_…")
+            }
             let keys = try context.pool.query("SELECT 1 FROM api_keys WHERE org_id = $1 AND key_id = $2",
                                               [.text(principal.orgID), .text(keyID)])
             if keys.isEmpty { throw APIError.notFound("api key") }

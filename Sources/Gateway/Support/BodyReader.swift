@@ -144,6 +144,7 @@ enum Metadata {
     /// Why `value` is not valid metadata, or nil when it is.
     static func problem(_ value: JSONValue) -> String? {
         guard case .object(let object) = value else { return "must be an object" }
+        if value.containsNUL { return "must not contain U+0000" }
         guard object.count <= maxKeys else { return "must have at most \(maxKeys) keys" }
         for (key, item) in object {
             switch item {
@@ -188,5 +189,18 @@ enum Metadata {
             if case .array(let elements) = item { elements.forEach(add) } else { add(item) }
         }
         return extra
+    }
+}
+
+extension JSONValue {
+    /// Whether a string or an object key anywhere inside holds U+0000, which PostgreSQL's text and
+    /// jsonb cannot store.
+    var containsNUL: Bool {
+        switch self {
+        case .string(let text): text.unicodeScalars.contains("\u{0}")
+        case .array(let elements): elements.contains { $0.containsNUL }
+        case .object(let object): object.contains { $0.key.unicodeScalars.contains("\u{0}") || $0.value.containsNUL }
+        case .null, .bool, .number: false
+        }
     }
 }

@@ -91,12 +91,31 @@ final class UsageRecorder: Sendable {
     }
 
     /// Stops the flusher after a last flush.
-    func stop() {
+    /// Stops the flusher after a last flush, retried for up to `finalFlushDeadline` while
+    /// PostgreSQL does not answer (a shutdown during an outage should not lose the counts).
+    func stop(finalFlushDeadline: Duration = .seconds(10)) {
         isStopped.withLock { $0 = true }
         wakeup.lock()
         wakeup.signal()
         wakeup.unlock()
+        let deadline = ContinuousClock.now + finalFlushDeadline
         flush()
+        while hasPendingCounts, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.5)
+            flush()
+        }
+        if hasPendingCounts {
+            Log.error("usage counts could not be written before exit; they are lost")
+        }
+    }
+
+    /// Whether counts are waiting to be written.
+    private var hasPendingCounts: Bool {
+        var pending = false
+        shards.forEach { shard in
+            if !shard.counts.isEmpty { pending = true }
+        }
+        return pending
     }
 
     private func flushLoop() {
