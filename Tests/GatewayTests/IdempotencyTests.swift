@@ -60,3 +60,57 @@ import Testing
         #expect(response.status == 400)
     }
 }
+
+/// The record, the work and the stored response commit together: concurrent requests with one key
+/// on two instances do the work once and all answer with its response.
+@Suite struct IdempotencyAtomicityTests {
+    @Test func concurrentSameKeyRequestsOnTwoInstancesDoTheWorkOnce() throws {
+        let first = UsageGateways.first
+        let tenant = try first.createTenant()
+        let ids = UnsafeStrings()
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            let response = try? UsageGateways.client(index).call(
+                "POST", "/v1/memories", key: tenant.key, json: ["text": "exactly once"],
+                headers: [("Idempotency-Key", "same-key")])
+            if response?.status == 201, let id = response?.data?["id"]?.stringValue { ids.append(id) }
+        }
+        #expect(ids.values.count == 8)
+        #expect(Set(ids.values).count == 1)
+        let count = try first.client().call("GET", "/v1/memories/count", key: tenant.key)
+        #expect(count.data?["count"]?.intValue == 1)
+    }
+
+    @Test func aRefusalUndoesItsPartialWorkAndIsReplayed() throws {
+        let gateway = TestGateway.shared
+        let tenant = try gateway.createTenant()
+        let client = gateway.client()
+        #expect(try client.call("POST", "/v1/memories", key: tenant.key, json: ["text": "taken", "memory_id": "b2"]).status == 201)
+        // The space would be made on first use, then the taken id refuses the whole import.
+        let body: JSONValue = ["memories": [["text": "a", "memory_id": "b1", "space_id": "new-space"], ["text": "b", "memory_id": "b2"]]]
+        let first = try client.call("POST", "/v1/memories/batch", key: tenant.key, json: body, headers: [("Idempotency-Key", "imp")])
+        #expect(first.status == 409)
+        let again = try client.call("POST", "/v1/memories/batch", key: tenant.key, json: body, headers: [("Idempotency-Key", "imp")])
+        #expect(again.status == 409)
+        #expect(again.header("Idempotent-Replayed") == "true")
+        #expect(try client.call("GET", "/v1/spaces/new-space", key: tenant.key).status == 404)
+        #expect(try client.call("GET", "/v1/memories/b1", key: tenant.key).status == 404)
+    }
+}
+
+/// Strings appended from concurrent closures, for tests.
+final class UnsafeStrings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [String] = []
+
+    func append(_ value: String) {
+        lock.lock()
+        storage.append(value)
+        lock.unlock()
+    }
+
+    var values: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage
+    }
+}

@@ -83,7 +83,7 @@ extension CommandLine {
         var body = JSONObject()
         body["name"] = .string(name)
         if let plan = options["plan"] { body["plan"] = .string(plan) }
-        let created = try Tenants.createTenant(pool: pool, body: body, requestID: RequestID.generate())
+        let created = try Tenants.createTenant(pool: Database(pool: pool), body: body, requestID: RequestID.generate())
         print(String(decoding: created.full.jsonBytes, as: UTF8.self))
         return 0
     }

@@ -3,11 +3,15 @@ import HTTPServer
 import PostgresStore
 
 /// `Idempotency-Key` handling: for 24 hours the same key from the same tenant and environment
-/// replays the first response; another request with it is 409; a first request that never
-/// finished (its instance died) is processed afresh after 60 s. 2xx and 4xx are stored, 5xx not.
+/// replays the first response; the same key with another request is 409.
 ///
-/// The record is claimed before the work and completed after it, in separate statements: if the
-/// instance dies between the work's commit and the completion, a retry after 60 s redoes the work.
+/// The key's record is claimed, the work done and the response stored in ONE transaction on one
+/// connection (`Database` bound to it): they commit together or not at all. So a retry after any
+/// failure (a lost commit acknowledgement, an instance killed mid-request) either finds the stored
+/// response or does the work afresh, never twice. A concurrent request with the same key waits on
+/// the record's row until the first commits, then replays it. 2xx and 4xx are stored, 5xx not
+/// (their transaction rolls back, work included). Records left in flight by earlier versions of
+/// the gateway are taken over after 60 s.
 struct Idempotency {
     let pool: PostgresPool
 
@@ -15,7 +19,7 @@ struct Idempotency {
     static let abandonedAfterSeconds = 60
 
     func run(key: String, context: RequestContext, rateHeaders: [(String, String)],
-             work: () throws(APIError) -> APIResponse,
+             work: (RequestContext) throws(APIError) -> APIResponse,
              render: (Result<APIResponse, APIError>) -> HTTPResponse) throws -> HTTPResponse {
         guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F }) else {
             throw APIError.invalidField("Idempotency-Key", "must be 1-255 printable ASCII characters")
@@ -26,9 +30,44 @@ struct Idempotency {
         material.append(contentsOf: request.body)
         let fingerprint = Crypto.sha256(material)
 
-        switch try claim(orgID: orgID, env: env, key: key, fingerprint: fingerprint) {
+        return try pool.withConnection { connection throws -> HTTPResponse in
+            try connection.execute("BEGIN")
+            do {
+                let response = try runInTransaction(
+                    connection, orgID: orgID, env: env, key: key, fingerprint: fingerprint, context: context,
+                    rateHeaders: rateHeaders, work: work, render: render)
+                if response.status >= 500 {
+                    try connection.execute("ROLLBACK")
+                } else {
+                    try connection.execute("COMMIT")
+                }
+                return response
+            } catch {
+                // The pool rolls back a connection returned inside a transaction.
+                throw error
+            }
+        }
+    }
+
+    private func runInTransaction(
+        _ connection: PostgresConnection, orgID: String, env: String, key: String, fingerprint: [UInt8],
+        context: RequestContext, rateHeaders: [(String, String)],
+        work: (RequestContext) throws(APIError) -> APIResponse,
+        render: (Result<APIResponse, APIError>) -> HTTPResponse
+    ) throws -> HTTPResponse {
+        let request = context.request
+        // A first claim may have waited on a concurrent first request's row: once that commits,
+        // a second look (a new snapshot) sees its stored response.
+        var claim = try self.claim(connection, orgID: orgID, env: env, key: key, fingerprint: fingerprint)
+        if case .raced = claim {
+            claim = try self.claim(connection, orgID: orgID, env: env, key: key, fingerprint: fingerprint)
+        }
+        switch claim {
         case .proceed:
             break
+        case .raced:
+            throw APIError(status: 409, code: "idempotency_conflict",
+                           message: "a request with this Idempotency-Key is in flight", retryAfter: 1)
         case .conflict(let message):
             throw APIError(status: 409, code: "idempotency_conflict", message: message)
         case .replay(let status, let location, let body):
@@ -41,47 +80,53 @@ struct Idempotency {
             return HTTPResponse(status: status, headers: headers, body: body)
         }
 
-        let result: Result<APIResponse, APIError> = Result { () throws(APIError) in try work() }
-        let response = render(result)
+        let database = Database(pool: pool, boundTo: connection)
+        let bound = context.binding(database)
+        // The work in a savepoint: a 4xx it throws undoes its partial writes, and the record of
+        // that 4xx is still stored in the transaction.
+        let result: Result<APIResponse, APIError>
         do {
-            if response.status >= 500 {
-                _ = try pool.query("DELETE FROM idempotency_keys WHERE org_id = $1 AND env = $2 AND idem_key = $3",
-                                   [.text(orgID), .text(env), .text(key)])
-            } else {
-                var stored = response.body
-                var memoryIDs: [String] = []
-                if case .success(let value) = result {
-                    memoryIDs = value.memoryIDs
-                    if let replayData = value.replayData {
-                        stored = Envelope.success(data: replayData, requestID: request.requestID,
-                                                  processingMilliseconds: elapsedMilliseconds(since: request.receivedAt))
-                    }
-                }
-                _ = try pool.query(
-                    """
-                    UPDATE idempotency_keys SET status = $4, headers = $5, body = $6, memory_ids = $7,
-                           completed_at = clock_timestamp()
-                     WHERE org_id = $1 AND env = $2 AND idem_key = $3
-                    """,
-                    [.text(orgID), .text(env), .text(key), .int(Int64(response.status)),
-                     response.headers["Location"].map { .text($0) } ?? .null, .bytea(stored), .textArray(memoryIDs)])
-            }
+            result = .success(try database.savepoint(on: connection) { () throws -> APIResponse in try work(bound) })
+        } catch let error as APIError {
+            result = .failure(error)
         } catch {
-            Log.error("idempotency record not completed", ["request_id": request.requestID, "error": "\(error)"])
+            result = .failure(Pipeline.apiError(from: error, requestID: request.requestID))
         }
+        let response = render(result)
+        guard response.status < 500 else { return response }
+        var stored = response.body
+        var memoryIDs: [String] = []
+        if case .success(let value) = result {
+            memoryIDs = value.memoryIDs
+            if let replayData = value.replayData {
+                stored = Envelope.success(data: replayData, requestID: request.requestID,
+                                          processingMilliseconds: elapsedMilliseconds(since: request.receivedAt))
+            }
+        }
+        _ = try connection.query(
+            """
+            UPDATE idempotency_keys SET status = $4, headers = $5, body = $6, memory_ids = $7,
+                   completed_at = clock_timestamp()
+             WHERE org_id = $1 AND env = $2 AND idem_key = $3
+            """,
+            [.text(orgID), .text(env), .text(key), .int(Int64(response.status)),
+             response.headers["Location"].map { .text($0) } ?? .null, .bytea(stored), .textArray(memoryIDs)])
         return response
     }
 
     private enum Claim {
         case proceed
+        /// Another request inserted the record between this one's look and its insert.
+        case raced
         case conflict(String)
         case replay(status: Int, location: String?, body: [UInt8])
     }
 
-    private func claim(orgID: String, env: String, key: String, fingerprint: [UInt8]) throws -> Claim {
+    private func claim(_ connection: PostgresConnection, orgID: String, env: String, key: String,
+                       fingerprint: [UInt8]) throws -> Claim {
         // One statement: insert a fresh claim, or take over an expired or abandoned one; else
         // return what is there.
-        let rows = try pool.query(
+        let rows = try connection.query(
             """
             WITH existing AS (
                 SELECT fingerprint, status, headers, body, started_at, completed_at
@@ -112,7 +157,7 @@ struct Idempotency {
         guard row.bool(1) == true else {
             if row.isNull(1) {
                 // A concurrent first request inserted between our snapshot and insert.
-                return .conflict("a request with this Idempotency-Key is in flight")
+                return .raced
             }
             return .conflict("this Idempotency-Key was used with another request")
         }

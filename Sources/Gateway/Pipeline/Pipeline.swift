@@ -39,13 +39,14 @@ struct Pipeline: Sendable {
             }
             let context = RequestContext(
                 request: request, parameters: parameters, query: QueryParameters(request.query),
-                routeTemplate: template, services: services, responder: responder, principal: admitted)
+                routeTemplate: template, services: services, responder: responder, principal: admitted,
+                pool: Database(pool: services.pool))
             if context.query.isMalformed {
                 throw APIError.invalidField("query", "the query string is not valid percent-encoded UTF-8")
             }
             if let key = request.headers["Idempotency-Key"], Self.isIdempotentMethod(request.method) {
-                response = try Idempotency(pool: services.pool).run(key: key, context: context, rateHeaders: rateHeaders) { () throws(APIError) -> APIResponse in
-                    try self.invoke(route, context)
+                response = try Idempotency(pool: services.pool).run(key: key, context: context, rateHeaders: rateHeaders) { (bound: RequestContext) throws(APIError) -> APIResponse in
+                    try self.invoke(route, bound)
                 } render: { result in
                     self.render(result, request: request, principal: admitted, rateHeaders: rateHeaders)
                 }

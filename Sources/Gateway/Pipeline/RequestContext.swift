@@ -1,8 +1,9 @@
 import HTTPServer
 import PostgresStore
 
-/// One request as a handler sees it, after routing, authentication and admission.
-struct RequestContext: Sendable {
+/// One request as a handler sees it, after routing, authentication and admission. Not Sendable:
+/// its `pool` may be bound to a connection of the worker thread running the request.
+struct RequestContext {
     let request: HTTPRequest
     let parameters: [String: String]
     let query: QueryParameters
@@ -12,7 +13,15 @@ struct RequestContext: Sendable {
     /// Set on tenant routes; nil on operator and service routes.
     let principal: Principal?
 
-    var pool: PostgresPool { services.pool }
+    /// Where the handler's statements go (see `Database`).
+    var pool: Database
+
+    /// The same request with its statements going to `database`.
+    func binding(_ database: Database) -> RequestContext {
+        var copy = self
+        copy.pool = database
+        return copy
+    }
 
     /// The calling tenant key. Tenant routes always have one: the pipeline admits them first.
     var tenant: Principal {

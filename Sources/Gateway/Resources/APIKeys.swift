@@ -100,7 +100,7 @@ enum APIKeys {
     }
 
     /// The tenant's effective per-minute limit: the operator's override, else the plan's.
-    static func effectiveRateLimit(_ pool: PostgresPool, orgID: String) throws -> Int {
+    static func effectiveRateLimit(_ pool: Database, orgID: String) throws -> Int {
         let rows = try pool.query(
             "SELECT coalesce(t.rate_limit_override, p.rate_limit_per_minute) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1",
             [.text(orgID)])

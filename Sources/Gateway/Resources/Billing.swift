@@ -38,7 +38,7 @@ enum Billing {
         guard let period = context.query["period"] else {
             throw APIError.invalidField("period", "is required (YYYY-MM)")
         }
-        let report = try build(pool: context.pool, period: period)
+        let report = try build(pool: context.services.pool, period: period)
         if asCSV {
             return APIResponse(status: 200, contentType: CSV.contentType, bytes: Array(csv(report).utf8))
         }

@@ -11,7 +11,7 @@ enum Health {
     static func ready(_ context: RequestContext) throws -> APIResponse {
         let isCurrent: Bool
         do {
-            isCurrent = try Migrator.isCurrent(pool: context.pool, migrations: Migrations.all)
+            isCurrent = try Migrator.isCurrent(pool: context.services.pool, migrations: Migrations.all)
         } catch {
             throw APIError(status: 503, code: "service_unavailable", message: "the database does not answer", retryAfter: 1)
         }
@@ -23,7 +23,7 @@ enum Health {
 
     static func metrics(_ context: RequestContext) throws -> APIResponse {
         let text = context.services.metrics.render(
-            pool: context.pool.statistics,
+            pool: context.services.pool.statistics,
             admissionQueries: context.services.admission.databaseDecisions.load(ordering: .relaxed))
         return APIResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", bytes: Array(text.utf8))
     }

@@ -55,7 +55,7 @@ enum Query {
     /// search path. `english` (the default, and the stored vectors' configuration) is the
     /// built-in `pg_catalog.english`.
     /// - Throws: 400 `invalid_request` (field `language`) for an unknown configuration.
-    static func configurationOID(_ name: String, pool: PostgresPool) throws -> Int64 {
+    static func configurationOID(_ name: String, pool: Database) throws -> Int64 {
         let rows = try pool.query(
             "SELECT c.oid::bigint FROM pg_ts_config c WHERE c.cfgname = $1 AND pg_ts_config_is_visible(c.oid)",
             [.text(name)])

@@ -35,7 +35,7 @@ enum Tenants {
         var replay: JSONValue
     }
 
-    static func createTenant(pool: PostgresPool, body object: JSONObject, requestID: String) throws -> Created {
+    static func createTenant(pool: Database, body object: JSONObject, requestID: String) throws -> Created {
         var body = BodyReader(object)
         let name = body.string("name", required: true, length: 1...200)
         let plan = body.string("plan", length: 1...50) ?? "free"
