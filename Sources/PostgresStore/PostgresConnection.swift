@@ -18,6 +18,10 @@ public final class PostgresConnection {
     private var preparedCount = 0
     /// Set when the connection is found dead; it is never used again.
     private(set) var isBroken = false
+    /// How long a statement may wait for the server's answer before the connection is given up as
+    /// dead: a server that hangs (stopped, partitioned) otherwise holds the caller forever, since
+    /// its kernel still acknowledges what is sent and `statement_timeout` runs on the server.
+    private let responseTimeout: Duration
 
     /// Prepared statements kept per connection; statements beyond this run unnamed, so a caller that
     /// builds SQL dynamically cannot grow server memory without bound.
@@ -35,6 +39,9 @@ public final class PostgresConnection {
         connectionString: String, connectTimeout: Duration, statementTimeout: Duration?,
         usePreparedStatements: Bool, settingsInStartupPacket: Bool
     ) throws(StoreError) {
+        // The server cancels a statement after statement_timeout; a little more than that, the
+        // server itself is not answering.
+        self.responseTimeout = (statementTimeout ?? .seconds(30)) + .seconds(2)
         let parameters = try Self.connectionParameters(
             connectionString: connectionString, connectTimeout: connectTimeout,
             statementTimeout: settingsInStartupPacket ? statementTimeout : nil,
@@ -213,7 +220,7 @@ public final class PostgresConnection {
     /// Execution stops at the first failing statement, whose error is thrown.
     public func execute(_ sql: String) throws(StoreError) {
         try checkUsable()
-        _ = try rows(from: PQexec(handle, sql))
+        _ = try rows(from: awaitResult(sent: PQsendQuery(handle, sql) == 1))
     }
 
     /// Sends several statements in one round trip (libpq pipeline mode) and returns each one's result,
@@ -468,17 +475,53 @@ public final class PostgresConnection {
         if let name = preparedNames[key] { return name }
         guard preparedNames.count < Self.maximumPreparedStatements else { return nil }
         let name = nextStatementName()
-        _ = try rows(from: PQprepare(handle, name, sql, Int32(types.count), types))
+        _ = try rows(from: awaitResult(sent: PQsendPrepare(handle, name, sql, Int32(types.count), types) == 1))
         preparedNames[key] = name
         return name
     }
 
-    private func execPrepared(_ name: String, values: [[UInt8]?]) -> OpaquePointer? {
-        Self.withParameterPointers(values) { PQexecPrepared(handle, name, Int32(values.count), $0, nil, nil, 0) }
+    private func execPrepared(_ name: String, values: [[UInt8]?]) throws(StoreError) -> OpaquePointer? {
+        try awaitResult(sent: sendPrepared(name, values: values))
     }
 
-    private func execUnnamed(_ sql: String, types: [UInt32], values: [[UInt8]?]) -> OpaquePointer? {
-        Self.withParameterPointers(values) { PQexecParams(handle, sql, Int32(values.count), types, $0, nil, nil, 0) }
+    private func execUnnamed(_ sql: String, types: [UInt32], values: [[UInt8]?]) throws(StoreError) -> OpaquePointer? {
+        try awaitResult(sent: sendUnnamed(sql, types: types, values: values))
+    }
+
+    /// What `PQexec` does after sending (the last result; the first error if one fails), but
+    /// waiting for the server at most `responseTimeout`: past it the connection is broken and the
+    /// call fails with `.unavailable` (the pool replaces the connection).
+    private func awaitResult(sent: Bool) throws(StoreError) -> OpaquePointer? {
+        guard sent else { return nil }  // rows(from: nil) reports libpq's error
+        let deadline = ContinuousClock.now + responseTimeout
+        let socket = PQsocket(handle)
+        var kept: OpaquePointer?
+        while true {
+            while PQisBusy(handle) == 1 {
+                let remaining = deadline - ContinuousClock.now
+                var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+                let ready = remaining > .zero ? poll(&descriptor, 1, Int32(clamping: remaining.roundedUpMilliseconds)) : 0
+                if ready < 0 && errno == EINTR { continue }
+                if ready == 0 {
+                    if let kept { PQclear(kept) }
+                    markBroken()
+                    throw .unavailable("PostgreSQL did not answer within \(responseTimeout)")
+                }
+                if ready < 0 || PQconsumeInput(handle) != 1 { break }  // PQgetResult reports the loss
+            }
+            guard let result = PQgetResult(handle) else { return kept }
+            if let previous = kept {
+                // Keep the first error; otherwise the last result, as PQexec does.
+                let status = PQresultStatus(previous)
+                if status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR {
+                    PQclear(result)
+                    continue
+                }
+                PQclear(previous)
+            }
+            kept = result
+            if PQstatus(handle) == CONNECTION_BAD { return kept }
+        }
     }
 
     private func sendPrepared(_ name: String, values: [[UInt8]?]) -> Bool {

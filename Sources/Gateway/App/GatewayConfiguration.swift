@@ -29,6 +29,9 @@ struct GatewayConfiguration: Sendable {
     var isRateLimiting = true
     /// How long a request waits for a database connection before 503.
     var poolWait: Duration = .seconds(2)
+    /// PostgreSQL cancels a statement running longer; a server silent for 2 s more is given up as
+    /// dead (503), so a hung database never holds a request much longer than this.
+    var statementTimeout: Duration = .seconds(15)
 
     enum ConfigurationError: Error, CustomStringConvertible {
         case invalid(String, String)
@@ -85,6 +88,9 @@ struct GatewayConfiguration: Sendable {
         }
         if let flush = try integer("USAGE_FLUSH_MS", 10...60_000) { configuration.usageFlushInterval = .milliseconds(flush) }
         if let wait = try integer("DB_POOL_WAIT_MS", 1...60_000) { configuration.poolWait = .milliseconds(wait) }
+        if let timeout = try integer("DB_STATEMENT_TIMEOUT_MS", 100...3_600_000) {
+            configuration.statementTimeout = .milliseconds(timeout)
+        }
         return configuration
     }
 
@@ -92,6 +98,7 @@ struct GatewayConfiguration: Sendable {
         var configuration = PostgresConfiguration(connectionString: databaseURL)
         configuration.poolSize = poolSize
         configuration.leaseTimeout = poolWait
+        configuration.statementTimeout = statementTimeout
         configuration.usePreparedStatements = usePreparedStatements
         return configuration
     }
