@@ -96,19 +96,8 @@ extension Memories {
         let deleted = try context.pool.transaction { connection -> Int in
             var parameters: [PostgresValue] = []
             let conditions = filter.whereClause(principal: principal, parameters: &parameters)
-            let rows = try connection.query(
-                """
-                WITH gone AS (
-                    DELETE FROM memories m WHERE \(conditions) RETURNING m.memory_id
-                ), versions AS (
-                    DELETE FROM memory_versions v USING gone
-                     WHERE v.org_id = $1 AND v.env = $2 AND v.memory_id = gone.memory_id
-                )
-                SELECT memory_id FROM gone
-                """,
-                parameters)
-            let ids = rows.compactMap { $0.string(0) }
-            try MemoryWrites.forgetReplays(connection, principal: principal, memoryIDs: ids)
+            let ids = try MemoryWrites.erase(connection, principal: principal, conditions: conditions,
+                                             parameters: parameters)
             try AuditLog.record(
                 connection, orgID: principal.orgID, action: "memories.erased", actorKeyPrefix: principal.keyPrefix,
                 targetType: "memories", targetID: filter.spaceID, details: ["deleted": .int(ids.count)],

@@ -169,20 +169,10 @@ enum Memories {
         let principal = context.tenant
         let memoryID = context.parameter("id")
         try context.pool.transaction { connection in
-            let key: [PostgresValue] = [.text(principal.orgID), .text(principal.env), .text(memoryID)]
-            let deleted = try connection.query(
-                """
-                WITH gone AS (
-                    DELETE FROM memories WHERE org_id = $1 AND env = $2 AND memory_id = $3 RETURNING memory_id
-                ), versions AS (
-                    DELETE FROM memory_versions v USING gone
-                     WHERE v.org_id = $1 AND v.env = $2 AND v.memory_id = gone.memory_id
-                )
-                SELECT memory_id FROM gone
-                """,
-                key)
+            let deleted = try MemoryWrites.erase(
+                connection, principal: principal, conditions: "m.org_id = $1 AND m.env = $2 AND m.memory_id = $3",
+                parameters: [.text(principal.orgID), .text(principal.env), .text(memoryID)])
             guard !deleted.isEmpty else { throw APIError.notFound("memory") }
-            try MemoryWrites.forgetReplays(connection, principal: principal, memoryIDs: [memoryID])
         }
         var data = JSONObject()
         data["id"] = .string(memoryID)

@@ -44,6 +44,28 @@ enum MemoryWrites {
                        message: "the space is being deleted and re-created concurrently; retry", retryAfter: 1)
     }
 
+    /// Deletes the memories matching `conditions` (on `memories m`; `parameters` bind `$1` to the
+    /// caller's org and `$2` to its environment, and the rest), with their history and the stored
+    /// idempotent responses that show them (erasure leaves nothing of them). Returns their ids.
+    /// Call inside the transaction.
+    static func erase(_ connection: PostgresConnection, principal: Principal, conditions: String,
+                      parameters: [PostgresValue]) throws -> [String] {
+        let rows = try connection.query(
+            """
+            WITH gone AS (
+                DELETE FROM memories m WHERE \(conditions) RETURNING m.memory_id
+            ), versions AS (
+                DELETE FROM memory_versions v USING gone
+                 WHERE v.org_id = $1 AND v.env = $2 AND v.memory_id = gone.memory_id
+            )
+            SELECT memory_id FROM gone
+            """,
+            parameters)
+        let ids = rows.compactMap { $0.string(0) }
+        try forgetReplays(connection, principal: principal, memoryIDs: ids)
+        return ids
+    }
+
     /// Forgets stored idempotent responses that show any of `memoryIDs` (erasure): a later retry
     /// with such a key is processed afresh.
     static func forgetReplays(_ connection: PostgresConnection, principal: Principal, memoryIDs: [String]) throws {

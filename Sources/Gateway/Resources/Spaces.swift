@@ -143,20 +143,10 @@ enum Spaces {
                     "UPDATE memories SET space_id = NULL WHERE org_id = $1 AND env = $2 AND space_id = $3", key)
                 return 0
             }
-            let rows = try connection.query(
-                """
-                WITH gone AS (
-                    DELETE FROM memories WHERE org_id = $1 AND env = $2 AND space_id = $3 RETURNING memory_id
-                ), versions AS (
-                    DELETE FROM memory_versions v USING gone
-                     WHERE v.org_id = $1 AND v.env = $2 AND v.memory_id = gone.memory_id
-                )
-                SELECT memory_id FROM gone
-                """,
-                key)
-            let ids = rows.compactMap { $0.string(0) }
-            try MemoryWrites.forgetReplays(connection, principal: principal, memoryIDs: ids)
-            return ids.count
+            return try MemoryWrites.erase(
+                connection, principal: principal, conditions: "m.org_id = $1 AND m.env = $2 AND m.space_id = $3",
+                parameters: key
+            ).count
         }
         var data = JSONObject()
         data["id"] = .string(spaceID)
