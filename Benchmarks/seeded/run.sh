@@ -160,13 +160,17 @@ done < "$tmp/keys.tsv"
 
 # ---- measurement helpers
 ticks=$(getconf CLK_TCK)
-cpu_ticks() { # pids... → utime+stime ticks summed
-    local sum=0 p f
+cpu_snapshot() { # pids... → "pid ticks" lines (utime+stime)
+    local p f
     for p in "$@"; do
         f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
-        sum=$((sum + ${f% *} + ${f#* }))
+        echo "$p $((${f% *} + ${f#* }))"
     done
-    echo $sum
+}
+# Ticks used between two snapshots by the processes alive at the second one (a process that
+# exited in between, e.g. a pool connection closed when idle, must not subtract its lifetime).
+cpu_delta() { # file0 file1
+    awk 'NR == FNR {t0[$1] = $2; next} {d += $2 - ($1 in t0 ? t0[$1] : 0)} END {print d + 0}' "$1" "$2"
 }
 pg_pids() { echo "$postmaster" $(pgrep -P "$postmaster" || true); }
 nginx_pids() { local m; m=$(cat "$tmp/nginx.pid"); echo "$m" $(pgrep -P "$m" || true); }
@@ -179,14 +183,18 @@ sample_cpu() { # loadpid gateway-pids...
     local load=$1; shift
     local gws=("$@") w=$((duration - 2))
     sleep 1
-    local g0 p0 n0 l0 m0; g0=$(cpu_ticks "${gws[@]}"); p0=$(cpu_ticks $(pg_pids)); n0=$(cpu_ticks $(nginx_pids))
-    l0=$(cpu_ticks $(pgrep -P "$load" || true) "$load"); m0=$(machine_busy)
+    local m0 m1 f=$tmp/cpu
+    cpu_snapshot "${gws[@]}" > "$f.g0"; cpu_snapshot $(pg_pids) > "$f.p0"; cpu_snapshot $(nginx_pids) > "$f.n0"
+    cpu_snapshot "$load" $(pgrep -P "$load" || true) > "$f.l0"; m0=$(machine_busy)
     sleep "$w"
-    local g1 p1 n1 l1 m1; g1=$(cpu_ticks "${gws[@]}"); p1=$(cpu_ticks $(pg_pids)); n1=$(cpu_ticks $(nginx_pids))
-    l1=$(cpu_ticks $(pgrep -P "$load" || true) "$load"); m1=$(machine_busy)
+    cpu_snapshot "${gws[@]}" > "$f.g1"; cpu_snapshot $(pg_pids) > "$f.p1"; cpu_snapshot $(nginx_pids) > "$f.n1"
+    cpu_snapshot "$load" $(pgrep -P "$load" || true) > "$f.l1"; m1=$(machine_busy)
+    local g p n l
+    g=$(cpu_delta "$f.g0" "$f.g1"); n=$(cpu_delta "$f.n0" "$f.n1"); l=$(cpu_delta "$f.l0" "$f.l1")
+    p=$(cpu_delta "$f.p0" "$f.p1")
     local mb0=${m0% *} mt0=${m0#* } mb1=${m1% *} mt1=${m1#* }
     # cores used by: gateway(s), postgres, nginx, load generator, whole machine (of 2)
-    awk -v t="$ticks" -v w="$w" -v g=$((g1 - g0)) -v p=$((p1 - p0)) -v n=$((n1 - n0)) -v l=$((l1 - l0)) \
+    awk -v t="$ticks" -v w="$w" -v g="$g" -v p="$p" -v n="$n" -v l="$l" \
         -v mb=$((mb1 - mb0)) -v mt=$((mt1 - mt0)) -v cores="$(nproc)" \
         'BEGIN { printf "%.2f %.2f %.2f %.2f %.2f", g/t/w, p/t/w, n/t/w, l/t/w, mb/mt*cores }'
 }
@@ -228,7 +236,7 @@ pgbench_run() { # workload label scripts...
     wait "$load" || { cat "$tmp/pgbench.err" >&2; }
     local tps failed p50 p99
     tps=$(awk '/^tps/ {printf "%.0f", $3}' "$tmp/pgbench.out")
-    failed=$(awk -F': ' '/number of failed transactions/ {split($2, a, " "); print a[1]}' "$tmp/pgbench.out")
+    failed=$(awk -F': ' '/number of failed transactions/ {split($2, a, " "); print a[1]; exit}' "$tmp/pgbench.out")
     read -r p50 p99 < <(cat "$tmp"/pgb_log* | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {
         printf "%.2fms %.2fms\n", v[int(NR*0.50)]/1000, v[int(NR*0.99)]/1000 }')
     echo "| $workload | $target | $tps | $p50 | $p99 | ${failed:-?} | – |" >> "$results"
