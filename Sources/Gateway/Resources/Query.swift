@@ -6,9 +6,6 @@ import PostgresStore
 /// term scores at least 0.5, one holding some scores below 0.5 in proportion to the share held,
 /// one holding none is never returned. Scoring: `docs/scoring.md` and `QuerySQL`.
 enum Query {
-    /// A query still running after this is cancelled and answered 503.
-    static let timeoutMilliseconds = 5000
-
     static func search(_ context: RequestContext) throws -> APIResponse {
         let request = try QueryRequest(try context.jsonBody())
         let principal = context.tenant
@@ -28,13 +25,11 @@ enum Query {
             request.asOf.map { .text($0) } ?? .text(""),
             .double(request.temporalBoost), .double(request.relevanceThreshold), .int(Int64(request.maxMemories)),
         ]
-        // Bounded twice: per tenant in concurrency, and in time, so one tenant's heavy queries
-        // (long contexts, hybrid search over many memories) cannot hold every connection.
+        // Bounded per tenant in concurrency (and, like every statement, by DB_STATEMENT_TIMEOUT_MS),
+        // so one tenant's heavy queries (long contexts, hybrid search over many memories) cannot
+        // hold every connection. One statement, one round trip.
         let rows = try context.services.expensiveSlots.withSlot(principal.orgID) {
-            try context.pool.transaction { connection in
-                try connection.execute("SET LOCAL statement_timeout = \(Self.timeoutMilliseconds)")
-                return try connection.query(sql.text, parameters)
-            }
+            try context.pool.query(sql.text, parameters)
         }
         guard let row = rows.first, let data = row.raw(0) else {
             throw APIError.internalError
