@@ -190,11 +190,15 @@ public final class PostgresConnection {
     /// run (`0A000` "cached plan must not change result type", after a schema change) is forgotten and,
     /// outside a transaction block, prepared again and retried once.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(StoreError) -> PostgresRows {
+    ///
+    /// `prepared: false` sends the statement unnamed even when statements are prepared: PostgreSQL
+    /// then plans it for these parameter values every time (a custom plan), for statements whose
+    /// best plan depends on them (full-text search: a generic plan cannot fold the tsquery).
+    public func query(_ sql: String, _ parameters: [PostgresValue] = [], prepared: Bool = true) throws(StoreError) -> PostgresRows {
         try checkUsable()
         let values = try encode(parameters)
         let types = parameters.map(PostgresTextFormat.typeOID(of:))
-        guard usePreparedStatements else {
+        guard usePreparedStatements, prepared else {
             return try rows(from: execUnnamed(sql, types: types, values: values))
         }
         var attempt = 1

@@ -65,8 +65,8 @@ public final class PostgresPool: Sendable {
 
     /// Leases a connection for one statement: ``PostgresConnection/query(_:_:)``.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws -> PostgresRows {
-        try withConnection { connection in try connection.query(sql, parameters) }
+    public func query(_ sql: String, _ parameters: [PostgresValue] = [], prepared: Bool = true) throws -> PostgresRows {
+        try withConnection { connection in try connection.query(sql, parameters, prepared: prepared) }
     }
 
     /// The pool's current counters.

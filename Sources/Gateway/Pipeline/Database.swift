@@ -23,10 +23,11 @@ final class Database {
         self.connection = connection
     }
 
+    /// `prepared: false`: planned for these parameters every time (see `PostgresConnection.query`).
     @discardableResult
-    func query(_ sql: String, _ parameters: [PostgresValue] = []) throws -> PostgresRows {
-        if let connection { return try connection.query(sql, parameters) }
-        return try pool.query(sql, parameters)
+    func query(_ sql: String, _ parameters: [PostgresValue] = [], prepared: Bool = true) throws -> PostgresRows {
+        if let connection { return try connection.query(sql, parameters, prepared: prepared) }
+        return try pool.query(sql, parameters, prepared: prepared)
     }
 
     func transaction<T>(isolation: IsolationLevel = .readCommitted, _ body: (PostgresConnection) throws -> T) throws -> T {

@@ -29,7 +29,9 @@ enum Query {
         // so one tenant's heavy queries (long contexts, hybrid search over many memories) cannot
         // hold every connection. One statement, one round trip.
         let rows = try context.services.expensiveSlots.withSlot(principal.orgID) {
-            try context.pool.query(sql.text, parameters)
+            // Unprepared: a custom plan folds the query's tsquery and uses the GIN index well; a
+            // generic plan cannot (measured 7.9 ms against 0.14 ms for the candidate scan).
+            try context.pool.query(sql.text, parameters, prepared: false)
         }
         guard let row = rows.first, let data = row.raw(0) else {
             throw APIError.internalError
