@@ -131,3 +131,27 @@ final class UnsafeResults: @unchecked Sendable {
         #expect(text.contains("path=/v1/account "))
     }
 }
+
+/// kill -9 loses at most the counts of the last flush interval of that instance.
+@Suite struct UsageCrashTests {
+    @Test func killNineLosesAtMostOneFlushInterval() throws {
+        let port = GatewayProcess.freePort()
+        let process = try GatewayProcess.serve(environment: [
+            "DATABASE_URL": TestGateway.databaseURL, "PORT": String(port), "HOST": "127.0.0.1",
+            "USAGE_FLUSH_MS": "300", "ACCESS_LOG": "false",
+        ])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let client = TestHTTPClient(port: port)
+        #expect(eventually(timeout: .seconds(20)) { (try? client.request("GET", "/healthz").status) == 200 })
+        let tenant = try TestGateway.shared.createTenant()
+        for _ in 0..<20 { #expect(try client.call("GET", "/v1/account", key: tenant.key).status == 200) }
+        Thread.sleep(forTimeInterval: 0.7)  // more than two flush intervals: these 20 are written
+        for _ in 0..<5 { #expect(try client.call("GET", "/v1/account", key: tenant.key).status == 200) }
+        kill(process.processIdentifier, SIGKILL)
+        #expect(eventually(timeout: .seconds(5)) { !process.isRunning })
+        let pool = TestGateway.shared.running.services.pool
+        let counted = try pool.query("SELECT coalesce(sum(requests), 0) FROM usage_counters WHERE org_id = $1",
+                                     [.text(tenant.orgID)]).first?.int(0) ?? -1
+        #expect(counted >= 20 && counted <= 25)
+    }
+}
