@@ -144,3 +144,34 @@ import Testing
         #expect(throws: APIError.self) { try Billing.build(pool: pool, period: "2026-00") }
     }
 }
+
+/// A period is priced by the plan the tenant had when it closed, not by today's plan.
+@Suite struct BillingPlanHistoryTests {
+    @Test func aClosedPeriodKeepsItsPlan() throws {
+        let gateway = TestGateway.shared
+        let tenant = try gateway.createTenant(plan: "starter")
+        let pool = gateway.running.services.pool
+        // Last month: the tenant existed, on starter, and used 100,020 requests (20 over).
+        let lastMonth = UTCDate.monthBounds(Date(timeIntervalSinceNow: -Double(UTCDate.civil(Date()).day + 2) * 86_400))
+        let day = UTCDate.format(lastMonth.start)
+        _ = try pool.query("UPDATE tenants SET created_at = $2::date WHERE org_id = $1", [.text(tenant.orgID), .text(day)])
+        _ = try pool.query("UPDATE tenant_plans SET since = $2::date WHERE org_id = $1", [.text(tenant.orgID), .text(day)])
+        _ = try pool.query(
+            "INSERT INTO usage_counters (org_id, env, day, key_id, endpoint, requests) VALUES ($1, 'live', $2::date, 'k', 'GET /v1/account', 100020)",
+            [.text(tenant.orgID), .text(day)])
+        // This month the operator moves it to professional.
+        #expect(try gateway.client().call("PATCH", "/v1/admin/tenants/\(tenant.orgID)", key: TestGateway.operatorToken,
+                                          json: ["plan": "professional"]).status == 200)
+        let period = String(day.prefix(7))
+        let report = try gateway.client().call("GET", "/v1/admin/billing?period=\(period)", key: TestGateway.operatorToken)
+        let row = try #require(report.data?["tenants"]?.arrayValue?.first { $0["tenant_id"]?.stringValue == tenant.orgID })
+        #expect(row["plan"]?.stringValue == "starter")
+        #expect(row["base"]?.stringValue == "19.00")
+        #expect(row["overage_requests"]?.intValue == 20)
+        #expect(row["overage"]?.stringValue == "0.01")
+        let current = try gateway.client().call("GET", "/v1/admin/billing?period=\(UTCDate.format(UTCDate.monthBounds(Date()).start).prefix(7))",
+                                                key: TestGateway.operatorToken)
+        let now = try #require(current.data?["tenants"]?.arrayValue?.first { $0["tenant_id"]?.stringValue == tenant.orgID })
+        #expect(now["plan"]?.stringValue == "professional")
+    }
+}

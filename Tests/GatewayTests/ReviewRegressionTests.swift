@@ -261,3 +261,49 @@ import Testing
         #expect(response.json?["error"]?["details"]?[0]?["field"]?.stringValue == "key_id")
     }
 }
+
+/// Found by the third review.
+@Suite struct ThirdReviewRegressionTests {
+    let gateway = TestGateway.shared
+
+    @Test(arguments: [
+        ("text/csv", true), ("application/json, text/csv;q=0.5", false), ("text/csv;q=0", false),
+        ("text/csv;q=0.9, application/json;q=0.5", true), ("*/*", false), ("text/csv, application/json", true),
+    ])
+    func acceptQualitiesChooseCSV(accept: String, isCSV: Bool) throws {
+        let tenant = try gateway.createTenant()
+        let response = try gateway.client().call("GET", "/v1/usage/history", key: tenant.key, headers: [("Accept", accept)])
+        #expect(response.status == 200)
+        #expect((response.header("Content-Type")?.hasPrefix("text/csv") ?? false) == isCSV)
+    }
+
+    @Test func aTestKeySeesOnlyTestActivityInTheAuditLog() throws {
+        let tenant = try gateway.createTenant()
+        let client = gateway.client()
+        _ = try gateway.createKey(admin: tenant.key, scopes: ["read"])  // live activity
+        let testAdmin = try gateway.createKey(admin: tenant.key, scopes: ["admin"], environment: "test")
+        _ = try client.call("POST", "/v1/account/api-keys", key: testAdmin.key, json: ["name": "t", "scopes": ["read"], "environment": "test"])
+        let log = try client.call("GET", "/v1/account/audit-log", key: testAdmin.key)
+        let prefixes = log.data?["events"]?.arrayValue?.compactMap { $0["actor_key_prefix"]?.stringValue } ?? []
+        #expect(prefixes.count == 1)
+        #expect(prefixes.allSatisfy { $0.hasPrefix("mem_test_") })
+        let live = try client.call("GET", "/v1/account/audit-log", key: tenant.key)
+        #expect((live.data?["events"]?.arrayValue?.count ?? 0) >= 3)
+    }
+
+    @Test func aRemembered429NeverOutlastsTheBucket() throws {
+        let tenant = try gateway.createTenant()
+        let key = try gateway.createKey(admin: tenant.key, scopes: ["read"], extra: [("rate_limit_per_minute", 60)])
+        let client = gateway.client()
+        var refused: TestResponse?
+        for _ in 0..<70 {
+            let response = try client.call("GET", "/v1/account", key: key.key)
+            if response.status == 429 { refused = response; break }
+        }
+        let first = try #require(refused)
+        #expect(first.header("Retry-After") == "1")
+        // One request per second refills: within 1.1 s one is admitted again, never refused locally.
+        Thread.sleep(forTimeInterval: 1.05)
+        #expect(try client.call("GET", "/v1/account", key: key.key).status == 200)
+    }
+}

@@ -64,7 +64,9 @@ final class Admission: Sendable {
             return nil
         }
         if let remembered {
-            let seconds = max(1, secondsCeil(remembered.until - now))
+            // Counted down from the database's answer (the cache itself ends a second earlier).
+            let decided = remembered.error.retryAfter ?? 1
+            let seconds = max(1, secondsCeil(remembered.at + .seconds(decided) - now))
             var error = remembered.error
             error.retryAfter = seconds
             error.headers = [("Retry-After", String(seconds))]
@@ -126,9 +128,14 @@ final class Admission: Sendable {
                 status: 429, code: "rate_limit_exceeded",
                 message: "rate limit of \(principal.rateLimit.limit) requests per minute exceeded",
                 retryAfter: retryAfter, headers: [("Retry-After", String(retryAfter))])
-            throttled.withLock {
-                $0[hashHex] = Remembered(until: now + .seconds(retryAfter) - .milliseconds(5), at: now, error: error,
-                                         principal: principal)
+            // Retry-After is rounded up to whole seconds; the exact moment is up to a second
+            // earlier. Remember the refusal only until the earliest it may be, so no request the
+            // bucket would admit is refused here (in the last second the database decides).
+            if retryAfter > 1 {
+                throttled.withLock {
+                    $0[hashHex] = Remembered(until: now + .seconds(retryAfter - 1), at: now, error: error,
+                                             principal: principal)
+                }
             }
             return .refused(error, principal)
         case "quota_exceeded":

@@ -35,9 +35,11 @@ enum AuditLog {
             SELECT seq, event_id, action, actor_key_prefix, target_type, target_id, details::text, request_id, gw_time(at)
               FROM audit_log
              WHERE org_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+               -- A test key sees only what test keys did: live activity stays in the live world.
+               AND ($4 = 'live' OR starts_with(actor_key_prefix, 'mem_test_'))
              ORDER BY seq DESC LIMIT $3
             """,
-            [.text(principal.orgID), before.map { .int($0) } ?? .null, .int(Int64(limit + 1))])
+            [.text(principal.orgID), before.map { .int($0) } ?? .null, .int(Int64(limit + 1)), .text(principal.env)])
         var events: [JSONValue] = []
         for row in rows.prefix(limit) {
             var target = JSONObject()

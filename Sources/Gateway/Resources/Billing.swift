@@ -4,9 +4,9 @@ import PostgresStore
 /// `GET /v1/admin/billing?period=YYYY-MM` (operator) and `memory-gateway billing`.
 ///
 /// One row per tenant that existed by the end of the period (suspended ones included: the base
-/// price is monthly and not prorated). Each is priced by the plan it has now: the contract prices
-/// a period by the plan the tenant has when the period closes, and no plan history is kept, so a
-/// past period is priced by the current plan and effective quota. `requests` and `rate_limited`
+/// price is monthly and not prorated). Each is priced by the plan it had when the period closed
+/// (`tenant_plans`, kept by a trigger; the current plan for the current period), with its
+/// effective quota (an operator's override as it is now). `requests` and `rate_limited`
 /// are the period's live counts; `memories_stored` is the live memory count now (no history is
 /// kept either). Money is in integer cents until it is written as `"19.00"`.
 enum Billing {
@@ -58,12 +58,17 @@ enum Billing {
         }
         let rows = try pool.query(
             """
-            SELECT t.org_id, t.name, t.plan, p.price_cents, p.overage_cents_per_1000, p.hard_quota,
+            SELECT t.org_id, t.name, p.name, p.price_cents, p.overage_cents_per_1000, p.hard_quota,
                    coalesce(t.monthly_quota_override, p.monthly_request_quota),
                    coalesce(u.requests, 0)::bigint, coalesce(u.rate_limited, 0)::bigint,
                    (SELECT count(*) FROM memories m WHERE m.org_id = t.org_id AND m.env = 'live')::bigint
               FROM tenants t
-              JOIN plans p ON p.name = t.plan
+              -- The plan in effect when the period closed (or now, for the current period).
+              LEFT JOIN LATERAL (
+                  SELECT tp.plan FROM tenant_plans tp
+                   WHERE tp.org_id = t.org_id AND tp.since < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'
+                   ORDER BY tp.since DESC LIMIT 1) closing ON true
+              JOIN plans p ON p.name = coalesce(closing.plan, t.plan)
               LEFT JOIN (SELECT org_id, sum(requests) AS requests, sum(rate_limited) AS rate_limited
                            FROM usage_counters
                           WHERE env = 'live' AND day BETWEEN $1::date AND $2::date

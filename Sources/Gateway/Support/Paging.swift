@@ -12,7 +12,7 @@ enum Paging {
     static func page(_ query: QueryParameters, _ issues: inout Issues) -> Int {
         guard let text = query["page"] else { return 1 }
         guard let value = Int(text), value >= 1, value <= 1_000_000 else {
-            issues.add("page", "must be an integer ≥ 1")
+            issues.add("page", "must be an integer in 1...1000000")
             return 1
         }
         return value

@@ -118,8 +118,20 @@ enum CSV {
             }
         }
         guard let accept = context.request.headers["Accept"] else { return false }
-        return accept.split(separator: ",").contains {
-            $0.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "text/csv"
+        // CSV when `text/csv` is acceptable (q > 0) and preferred to JSON (ties go to CSV, which
+        // had to be named to be asked for; `*/*` does not ask for CSV).
+        var csv = 0.0
+        var json = 0.0
+        for range in accept.split(separator: ",") {
+            let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let type = parts.first else { continue }
+            var quality = 1.0
+            for parameter in parts.dropFirst() where parameter.hasPrefix("q=") {
+                quality = Double(parameter.dropFirst(2)) ?? 0
+            }
+            if type == "text/csv" { csv = max(csv, quality) }
+            if type == "application/json" { json = max(json, quality) }
         }
+        return csv > 0 && csv >= json
     }
 }
