@@ -32,11 +32,14 @@ mg_install_dependencies() {
 }
 
 # The directory holding initdb/pg_ctl/postgres (Debian keeps them off PATH).
+# Every `return` here names its status: a bare `return` inside an EXIT trap (cleanup calls this)
+# returns the status of the command that triggered the trap, and under `set -e` that ended the
+# cleanup before PostgreSQL was stopped.
 mg_pg_bindir() {
-    if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
+    if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return 0; fi
     local d
     d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-    if [ -n "$d" ] && [ -x "$d/initdb" ]; then echo "$d"; return; fi
+    if [ -n "$d" ] && [ -x "$d/initdb" ]; then echo "$d"; return 0; fi
     dirname "$(command -v initdb)"
 }
 

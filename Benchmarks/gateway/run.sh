@@ -30,7 +30,7 @@ start_gateway() { # limiter on|off
     HOST=127.0.0.1 PORT=$port ACCESS_LOG=false GATEWAY_OPERATOR_TOKEN=bench GATEWAY_RATE_LIMITS=$1 \
         DB_POOL_SIZE=${DB_POOL_SIZE:-16} "$bin" serve >>"$tmp/gw.log" 2>&1 &
     gw_pid=$!
-    for _ in $(seq 1 100); do curl -fs "$url/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
+    for _ in $(seq 1 100); do curl -fs "$url/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
     echo "gateway did not start" >&2; exit 1
 }
 
