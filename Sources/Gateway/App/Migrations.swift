@@ -6,9 +6,7 @@ enum Migrations {
     static let all: [Migration] = [
         Migration(version: 1, name: "initial", sql: String(decoding: PackageResources.m0001_initial_sql, as: UTF8.self)),
         Migration(version: 2, name: "query", sql: String(decoding: PackageResources.m0002_query_sql, as: UTF8.self)),
-        Migration(version: 3, name: "quota_seed", sql: String(decoding: PackageResources.m0003_quota_seed_sql, as: UTF8.self)),
-        Migration(version: 4, name: "insert_times", sql: String(decoding: PackageResources.m0004_insert_times_sql, as: UTF8.self)),
-        Migration(version: 5, name: "admit_fast_path", sql: String(decoding: PackageResources.m0005_admit_fast_path_sql, as: UTF8.self)),
-        Migration(version: 6, name: "plan_history", sql: String(decoding: PackageResources.m0006_plan_history_sql, as: UTF8.self)),
+        Migration(version: 3, name: "insert_times", sql: String(decoding: PackageResources.m0003_insert_times_sql, as: UTF8.self)),
+        Migration(version: 4, name: "plan_history", sql: String(decoding: PackageResources.m0004_plan_history_sql, as: UTF8.self)),
     ]
 }

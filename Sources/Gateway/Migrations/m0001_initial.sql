@@ -178,7 +178,12 @@ CREATE TABLE audit_log (
 -- at `now` is admitted iff max(tat, now) - now <= tau; then tat := max(tat, now) + T.
 -- remaining = floor((now + tau - tat) / T) + 1 after admission, reset = ceil((tat - now) / 1 s).
 -- A refused request waits ceil((max(tat, now) - tau - now) / 1 s) seconds, at least 1.
-CREATE FUNCTION gw_admit(p_hash bytea, p_ip inet, p_consume boolean)
+-- Keys without a hard quota take a fast path: one UPDATE … RETURNING takes the key's row lock and
+-- decides at once, so admissions of one busy key hold its row for the least time. A hard quota's
+-- monthly counter starts from the period's usage so far (a tenant moved onto the free plan
+-- mid-month keeps what it used). p_limit = false skips the limiter and the quota
+-- (GATEWAY_RATE_LIMITS=off, to measure their cost; never in production).
+CREATE FUNCTION gw_admit(p_hash bytea, p_ip inet, p_consume boolean, p_limit boolean)
 RETURNS TABLE (
     outcome text, org_id text, key_id text, key_prefix text, environment text, scopes text[],
     rate_limit integer, remaining integer, reset_seconds integer, retry_after integer,
@@ -223,9 +228,34 @@ BEGIN
         RETURN;
     END IF;
 
+    IF NOT p_limit THEN
+        outcome := 'ok';
+        remaining := rate_limit;
+        reset_seconds := 0;
+        retry_after := 0;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
     now_us := (extract(epoch FROM clock_timestamp()) * 1000000)::bigint;
     emission := 60000000.0 / rate_limit;
     tau := 60000000.0 - emission;
+    -- Keys without a hard quota (paid plans, test keys), the common case: one UPDATE takes the
+    -- row lock and decides, so the lock is held for the shortest time.
+    IF NOT (k.hard_quota AND k.environment = 'live' AND p_consume) THEN
+        UPDATE rate_limits r SET tat_us = greatest(r.tat_us, now_us) + emission::bigint
+         WHERE r.org_id = k.org_id AND r.key_id = k.key_id AND greatest(r.tat_us, now_us) - now_us <= tau
+        RETURNING r.tat_us INTO tat;
+        IF FOUND THEN
+            outcome := 'ok';
+            remaining := greatest(0, floor((now_us + tau - tat) / emission)::integer + 1);
+            reset_seconds := ceil((tat - now_us) / 1000000.0)::integer;
+            retry_after := 0;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+    END IF;
+    -- A first request of the key, a refusal, or a hard quota to count: the general path.
     SELECT r.tat_us INTO tat FROM rate_limits r WHERE r.org_id = k.org_id AND r.key_id = k.key_id FOR UPDATE;
     IF NOT FOUND THEN
         INSERT INTO rate_limits AS r VALUES (k.org_id, k.key_id, 0) ON CONFLICT DO NOTHING;
@@ -243,7 +273,13 @@ BEGIN
 
     IF k.hard_quota AND k.environment = 'live' AND p_consume THEN
         period_start := date_trunc('month', clock_timestamp() AT TIME ZONE 'UTC')::date;
-        INSERT INTO quota_counters AS q VALUES (k.org_id, period_start, 1)
+        -- The first admission of a period seeds the counter with what usage already counted
+        -- this period (a tenant moved onto a hard-quota plan mid-month keeps what it used).
+        INSERT INTO quota_counters AS q
+        VALUES (k.org_id, period_start,
+                1 + (SELECT coalesce(sum(u.requests), 0) FROM usage_counters u
+                      WHERE u.org_id = k.org_id AND u.env = 'live'
+                        AND u.day >= period_start AND u.day < (period_start + interval '1 month')))
             ON CONFLICT (org_id, period) DO UPDATE SET requests = q.requests + 1 WHERE q.requests < k.quota
             RETURNING q.requests INTO used;
         IF used IS NULL OR used > k.quota THEN

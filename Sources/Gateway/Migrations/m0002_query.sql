@@ -18,3 +18,11 @@ CREATE FUNCTION gw_any_query(cfg regconfig, context text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$ SELECT string_agg('''' || replace(replace(l, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
      FROM unnest(tsvector_to_array(to_tsvector(cfg, context))) AS l $$;
+
+-- The AND of the distinct lexemes of to_tsvector(cfg, context), quoted like gw_any_query's: the
+-- candidates of a query that only full matches can pass (relevance_threshold >= 0.5), found by
+-- the GIN index instead of scoring every memory holding any term.
+CREATE FUNCTION gw_all_query(cfg regconfig, context text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT string_agg('''' || replace(replace(l, '\', '\\'), '''', '''''') || '''', ' & ')::tsquery
+     FROM unnest(tsvector_to_array(to_tsvector(cfg, context))) AS l $$;

@@ -11,6 +11,3 @@ CREATE TRIGGER memories_insert_times BEFORE INSERT ON memories
     FOR EACH ROW EXECUTE FUNCTION gw_same_insert_times();
 CREATE TRIGGER spaces_insert_times BEFORE INSERT ON spaces
     FOR EACH ROW EXECUTE FUNCTION gw_same_insert_times();
-
-UPDATE memories SET updated_at = created_at WHERE version = 1 AND updated_at <> created_at
-   AND updated_at - created_at < interval '2 milliseconds';
