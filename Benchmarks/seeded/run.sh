@@ -83,6 +83,26 @@ behind="http://127.0.0.1:$nginx_port"
 python3 "$here/seed.py" "$single" bench "$tmp" >&2
 psql -c "VACUUM ANALYZE" -c "CHECKPOINT"
 
+# The FastAPI + asyncpg peer (Benchmarks/peers/fastapi): uvicorn, 2 workers, uvloop, 4 round trips
+# per request on prepared statements, over the same tables. PEERS=none skips it; a venv that
+# cannot be installed (PyPI unreachable) skips it with a message.
+peer_url="" peer_pids=()
+if [ "${PEERS:-fastapi}" != none ]; then
+    venv=.build/venv-peers
+    if [ -x "$venv/bin/uvicorn" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q -r Benchmarks/peers/fastapi/requirements.txt; } >&2; then
+        psql -f Benchmarks/peers/fastapi/schema.sql
+        peer_port=$(mg_free_port)
+        (cd Benchmarks/peers/fastapi && exec "../../../$venv/bin/uvicorn" app:app --host 127.0.0.1 --port "$peer_port" \
+            --workers 2 --loop uvloop --http httptools --no-access-log --log-level warning) >>"$tmp/peer.log" 2>&1 &
+        peer_master=$!; gw_pids+=("$peer_master")
+        for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$peer_port/v1/memories/m0" && break; sleep 0.1; done
+        peer_url="http://127.0.0.1:$peer_port"
+        peer_pids=("$peer_master" $(pgrep -P "$peer_master" || true))
+    else
+        echo "FastAPI peer NOT RUN: its packages could not be installed" >&2
+    fi
+fi
+
 # pgbench's inputs: the same contexts and sentences as wrk's.
 psql <<SQL
 CREATE SCHEMA bench;
@@ -249,7 +269,7 @@ pgbench_run() { # workload label scripts...
 echo "load before: $(cat /proc/loadavg)" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # Warm-up: every instance, every route shape, and PostgreSQL's caches.
-for u in "$single" "$behind"; do
+for u in "$single" "$behind" ${peer_url:+"$peer_url"}; do
     for kind in get query create; do wrk -t2 -c"$connections" -d2s -s "$tmp/$kind.lua" "$u" >/dev/null; done
 done
 "$pgbench" -h 127.0.0.1 -p "$pg_port" -U postgres -n -M prepared -c 4 -j 2 -T 2 "${pgb_get[@]}" "${pgb_query[@]}" "${pgb_create[@]}" memory_gateway >/dev/null 2>&1 || true
@@ -258,6 +278,7 @@ for workload in get query create; do
     case $workload in get) label="GET /v1/memories/{id}";; query) label="POST /v1/query";; create) label="POST /v1/memories";; esac
     wrk_run "$label" "1 gateway" "$single" "$tmp/$workload.lua" "${gw_pids[0]}"
     wrk_run "$label" "3 gateways + nginx" "$behind" "$tmp/$workload.lua" "${gw_pids[1]}" "${gw_pids[2]}" "${gw_pids[3]}"
+    [ -n "$peer_url" ] && wrk_run "$label" "FastAPI + asyncpg peer (2 workers)" "$peer_url" "$tmp/$workload.lua" "${peer_pids[@]}"
     case $workload in
     get) pgbench_run "$label" "pgbench (same SQL)" "${pgb_get[@]}";;
     query) pgbench_run "$label" "pgbench (same SQL)" "${pgb_query[@]}"
