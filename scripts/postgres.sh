@@ -54,6 +54,10 @@ mg_as_pg_user() {
 
 # mg_pg_start DATADIR PORT: initialises DATADIR if empty, starts PostgreSQL on 127.0.0.1:PORT
 # with its socket in DATADIR, and creates database "memory_gateway".
+# Access: trust only on the Unix socket in DATADIR (mode 0700, so only its owner and root reach
+# it); TCP needs the password generated once per data directory into DATADIR/password (0600).
+# So another local user or process cannot connect over 127.0.0.1 as superuser. `mg_pg_url` gives
+# the URL with that password, for DATABASE_URL.
 mg_pg_start() {
     local datadir=$1 port=$2 bindir
     bindir=$(mg_pg_bindir)
@@ -62,18 +66,38 @@ mg_pg_start() {
         id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
         chown postgres "$datadir"
         # the user must be able to reach the directory
-        local p=$datadir
+        local p
+        p=$(dirname "$datadir")
         while [ "$p" != "/" ]; do chmod o+x "$p" 2>/dev/null || true; p=$(dirname "$p"); done
     fi
+    chmod 700 "$datadir"
+    if [ ! -s "$datadir/password" ]; then
+        (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$datadir/password")
+    fi
+    if [ "$(id -u)" = 0 ]; then chown postgres "$datadir/password"; fi
     if [ ! -f "$datadir/pgdata/PG_VERSION" ]; then
-        mg_as_pg_user "$bindir/initdb" -D "$datadir/pgdata" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null \
-            || mg_as_pg_user "$bindir/initdb" -D "$datadir/pgdata" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+        mg_as_pg_user "$bindir/initdb" -D "$datadir/pgdata" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+            --pwfile="$datadir/password" -E UTF8 --locale=C.UTF-8 >/dev/null \
+            || mg_as_pg_user "$bindir/initdb" -D "$datadir/pgdata" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+                --pwfile="$datadir/password" -E UTF8 --locale=C >/dev/null
     fi
+    # Written on every start, so a data directory made by an older version (trust on TCP) is
+    # tightened too; the password is (re)set over the socket below.
+    mg_as_pg_user sh -c "printf '%s\n' 'local all all trust' 'host all all 127.0.0.1/32 scram-sha-256' 'host all all ::1/128 scram-sha-256' > '$datadir/pgdata/pg_hba.conf'"
     mg_as_pg_user "$bindir/pg_ctl" -D "$datadir/pgdata" -l "$datadir/postgres.log" -w -t 60 \
-        -o "-p $port -k $datadir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${MG_PG_FSYNC:-on} -c shared_buffers=128MB" start >/dev/null
-    if ! "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atqc "select 1 from pg_database where datname='memory_gateway'" | grep -q 1; then
-        "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "create database memory_gateway" >/dev/null
+        -o "-p $port -k $datadir -c unix_socket_permissions=0700 -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${MG_PG_FSYNC:-on} -c shared_buffers=128MB -c password_encryption=scram-sha-256" start >/dev/null
+    local password
+    password=$(cat "$datadir/password")
+    mg_as_pg_user "$bindir/psql" -h "$datadir" -p "$port" -U postgres -d postgres -Xqc "alter role postgres password '$password'" >/dev/null
+    if ! mg_as_pg_user "$bindir/psql" -h "$datadir" -p "$port" -U postgres -d postgres -XAtqc "select 1 from pg_database where datname='memory_gateway'" | grep -q 1; then
+        mg_as_pg_user "$bindir/psql" -h "$datadir" -p "$port" -U postgres -d postgres -Xqc "create database memory_gateway" >/dev/null
     fi
+}
+
+# mg_pg_url DATADIR PORT [DATABASE]: the libpq URL of a PostgreSQL started by mg_pg_start, with its
+# password (hex, so nothing to escape).
+mg_pg_url() {
+    echo "postgresql://postgres:$(cat "$1/password")@127.0.0.1:$2/${3:-memory_gateway}"
 }
 
 # mg_pg_stop DATADIR

@@ -13,6 +13,8 @@ swift build -c release --product memory-gateway >/dev/null
 bin="$(swift build -c release --show-bin-path)/memory-gateway"
 
 tmp=$(mktemp -d /tmp/mg-gwbench.XXXXXX)
+# serve refuses operator tokens shorter than 32 characters
+operator_token="bench_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 pg_port=$(mg_free_port); port=$(mg_free_port)
 gw_pid=""
 cleanup() {
@@ -22,12 +24,12 @@ cleanup() {
 }
 trap cleanup EXIT
 mg_pg_start "$tmp" "$pg_port"   # fsync on, as in production
-export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/memory_gateway"
+export DATABASE_URL="$(mg_pg_url "$tmp" "$pg_port")"
 url="http://127.0.0.1:$port"
 
 start_gateway() { # limiter on|off
     [ -n "$gw_pid" ] && { kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true; }
-    HOST=127.0.0.1 PORT=$port ACCESS_LOG=false GATEWAY_OPERATOR_TOKEN=bench GATEWAY_RATE_LIMITS=$1 \
+    HOST=127.0.0.1 PORT=$port ACCESS_LOG=false GATEWAY_OPERATOR_TOKEN=$operator_token GATEWAY_RATE_LIMITS=$1 \
         DB_POOL_SIZE=${DB_POOL_SIZE:-16} "$bin" serve >>"$tmp/gw.log" 2>&1 &
     gw_pid=$!
     for _ in $(seq 1 100); do curl -fs "$url/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -35,12 +37,12 @@ start_gateway() { # limiter on|off
 }
 
 start_gateway on
-created=$(curl -fs -X POST "$url/v1/admin/tenants" -H "Authorization: Bearer bench" -H 'Content-Type: application/json' \
+created=$(curl -fs -X POST "$url/v1/admin/tenants" -H "Authorization: Bearer $operator_token" -H 'Content-Type: application/json' \
     -d '{"name":"bench","plan":"professional"}')
 key=$(echo "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["api_key"]["key"])')
 org=$(echo "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tenant"]["id"])')
 # A limit no benchmark reaches, so every request is admitted and the limiter's work is measured.
-curl -fs -X PATCH "$url/v1/admin/tenants/$org" -H "Authorization: Bearer bench" -H 'Content-Type: application/json' \
+curl -fs -X PATCH "$url/v1/admin/tenants/$org" -H "Authorization: Bearer $operator_token" -H 'Content-Type: application/json' \
     -d '{"limits":{"rate_limit_per_minute":1000000}}' >/dev/null
 # 10,000 memories to read and search.
 python3 - "$url" "$key" <<'PY'
@@ -55,7 +57,7 @@ for b in range(10):
     urllib.request.urlopen(req).read()
 PY
 # Settle the database after seeding, so the first measurement does not pay for autovacuum.
-"$(mg_pg_bindir)/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d memory_gateway -c "VACUUM ANALYZE" -c "CHECKPOINT"
+"$(mg_pg_bindir)/psql" -q "$DATABASE_URL" -c "VACUUM ANALYZE" -c "CHECKPOINT"
 cat > "$tmp/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer $key"

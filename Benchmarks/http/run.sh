@@ -46,7 +46,7 @@ http {
 }
 NGINX
 
-DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/memory_gateway" HOST=127.0.0.1 PORT=$gw_port \
+DATABASE_URL="$(mg_pg_url "$tmp" "$pg_port")" HOST=127.0.0.1 PORT=$gw_port \
     GATEWAY_THREADS=1 ACCESS_LOG=false taskset -c 0 "$bin" serve >"$tmp/gw.log" 2>&1 &
 gw_pid=$!
 taskset -c 0 nginx -c "$tmp/nginx.conf"

@@ -23,6 +23,8 @@ bindir=$(mg_pg_bindir)
 pgbench=$bindir/pgbench; [ -x "$pgbench" ] || pgbench=pgbench
 
 tmp=$(mktemp -d /tmp/mg-seeded.XXXXXX)
+# serve refuses operator tokens shorter than 32 characters
+operator_token="bench_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 pg_port=$(mg_free_port); nginx_port=$(mg_free_port)
 gw_pids=()
 cleanup() {
@@ -34,7 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 mg_pg_start "$tmp" "$pg_port"   # fsync on, as in production
-export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/memory_gateway"
+export DATABASE_URL="$(mg_pg_url "$tmp" "$pg_port")"
+export PGPASSWORD="$(cat "$tmp/password")"   # psql and pgbench below connect over TCP
 psql() { "$bindir/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d memory_gateway "$@"; }
 postmaster=$(head -1 "$tmp/pgdata/postmaster.pid")
 
@@ -42,7 +45,7 @@ postmaster=$(head -1 "$tmp/pgdata/postmaster.pid")
 ports=()
 for i in 0 1 2 3; do
     port=$(mg_free_port); ports+=("$port")
-    HOST=127.0.0.1 PORT=$port ACCESS_LOG=false GATEWAY_OPERATOR_TOKEN=bench DB_POOL_SIZE=$pool \
+    HOST=127.0.0.1 PORT=$port ACCESS_LOG=false GATEWAY_OPERATOR_TOKEN=$operator_token DB_POOL_SIZE=$pool \
         "$bin" serve >>"$tmp/gw$i.log" 2>&1 &
     gw_pids+=("$!")
     for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -80,7 +83,7 @@ single="http://127.0.0.1:${ports[0]}"
 behind="http://127.0.0.1:$nginx_port"
 
 # Seed through the API (operator tenant creation, limit override, batch import of 1,000).
-python3 "$here/seed.py" "$single" bench "$tmp" >&2
+python3 "$here/seed.py" "$single" "$operator_token" "$tmp" >&2
 psql -c "VACUUM ANALYZE" -c "CHECKPOINT"
 
 # The FastAPI + asyncpg peer (Benchmarks/peers/fastapi): uvicorn, 2 workers, uvloop, 4 round trips

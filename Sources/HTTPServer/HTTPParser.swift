@@ -49,10 +49,12 @@ struct HTTPParser {
     private enum State {
         case head(HeadScan)
         case lengthBody(remaining: Int)
-        case chunkSize
+        /// `scanned`: bytes of the partial line already scanned (no LF, no bare CR in them).
+        case chunkSize(scanned: Int)
         case chunkData(remaining: Int)
         case chunkDataEnd
-        case trailers(bytes: Int)
+        /// `bytes`: trailer bytes so far; `scanned`: of the partial line, as for `chunkSize`.
+        case trailers(bytes: Int, scanned: Int)
         case failed
     }
 
@@ -64,6 +66,9 @@ struct HTTPParser {
     let limits: Limits
     private var state: State = .head(HeadScan())
     private var body: [UInt8] = []
+    /// Bytes the chunk-size and trailer line scanners have examined, in total: each byte of a
+    /// line once, however the line arrives (tests check that one-byte feeding stays linear).
+    private(set) var lineScanBytes = 0
     /// What is known of the request being parsed, for the error response and its log line.
     private(set) var errorMethod: String?
     private(set) var errorTarget: String?
@@ -132,7 +137,7 @@ struct HTTPParser {
                         state = .lengthBody(remaining: n)
                     case .chunked:
                         body = []
-                        state = .chunkSize
+                        state = .chunkSize(scanned: 0)
                     }
                     return (consumed, .head(head))
                 case .lengthBody(let remaining):
@@ -144,18 +149,22 @@ struct HTTPParser {
                         return (consumed, .needMore)
                     }
                     return (consumed, .body(finishBody()))
-                case .chunkSize:
-                    guard let lf = findLF(buffer, from: consumed, limit: HTTPParser.maxChunkLineBytes) else {
+                case .chunkSize(let scanned):
+                    // Resume where the last call stopped: a line sent a byte at a time is scanned
+                    // once in total, not once per byte.
+                    guard let lf = findLF(buffer, from: consumed + scanned,
+                                          end: min(buffer.count, consumed + HTTPParser.maxChunkLineBytes + 1)) else {
                         if buffer.count - consumed > HTTPParser.maxChunkLineBytes {
                             throw .badRequest("chunk size line too long")
                         }
-                        try checkNoBareLineEnds(buffer, from: consumed, to: buffer.count)
+                        try checkNoBareCR(buffer, from: max(consumed, consumed + scanned - 1), to: buffer.count)
+                        state = .chunkSize(scanned: buffer.count - consumed)
                         return (consumed, .needMore)
                     }
                     let size = try parseChunkSize(buffer, from: consumed, lf: lf)
                     consumed = lf + 1
                     if size == 0 {
-                        state = .trailers(bytes: 0)
+                        state = .trailers(bytes: 0, scanned: 0)
                     } else {
                         guard size <= limits.maxBodyBytes - body.count else { throw .payloadTooLarge }
                         state = .chunkData(remaining: size)
@@ -175,15 +184,17 @@ struct HTTPParser {
                     if available < 2 { return (consumed, .needMore) }
                     guard buffer[consumed + 1] == .lf else { throw .badRequest("missing CRLF after chunk data") }
                     consumed += 2
-                    state = .chunkSize
-                case .trailers(let bytes):
+                    state = .chunkSize(scanned: 0)
+                case .trailers(let bytes, let scanned):
                     let room = limits.maxHeaderBytes - bytes
-                    guard let lf = findLF(buffer, from: consumed, limit: room + 2) else {
+                    guard let lf = findLF(buffer, from: consumed + scanned, end: min(buffer.count, consumed + room + 3)) else {
                         if buffer.count - consumed > room + 2 { throw .headerFieldsTooLarge }
-                        try checkNoBareLineEnds(buffer, from: consumed, to: buffer.count)
+                        try checkNoBareCR(buffer, from: max(consumed, consumed + scanned - 1), to: buffer.count)
+                        state = .trailers(bytes: bytes, scanned: buffer.count - consumed)
                         return (consumed, .needMore)
                     }
-                    try checkNoBareLineEnds(buffer, from: consumed, to: lf + 1)
+                    // The scanned part holds no LF and no bare CR; check the rest of the line.
+                    try checkNoBareCR(buffer, from: max(consumed, consumed + scanned - 1), to: lf + 1)
                     guard lf > consumed, buffer[lf - 1] == .cr else { throw .badRequest("bare LF") }
                     let lineLength = lf - 1 - consumed
                     if lineLength > 0 {
@@ -191,7 +202,7 @@ struct HTTPParser {
                             throw .badRequest("obsolete line folding")
                         }
                         consumed = lf + 1
-                        state = .trailers(bytes: bytes + lineLength + 2)
+                        state = .trailers(bytes: bytes + lineLength + 2, scanned: 0)
                     } else {
                         consumed = lf + 1
                         return (consumed, .body(finishBody()))
@@ -249,23 +260,28 @@ struct HTTPParser {
         return nil
     }
 
-    private func findLF(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int) -> Int? {
-        let end = min(buffer.count, start + limit + 1)
+    /// The first LF in `[start, end)`.
+    private mutating func findLF(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int, end: Int) -> Int? {
         var i = start
         while i < end {
-            if buffer[i] == .lf { return i }
+            if buffer[i] == .lf {
+                lineScanBytes &+= i + 1 - start
+                return i
+            }
             i += 1
         }
+        lineScanBytes &+= max(0, end - start)
         return nil
     }
 
-    /// Rejects a CR not followed by LF and an LF not preceded by CR in `[from, to)`.
-    private func checkNoBareLineEnds(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to: Int) throws(HTTPParseError) {
+    /// Rejects a CR followed by anything but LF in `[from, to)` (a CR at `to - 1` waits for the
+    /// next byte). Callers start one byte before the unscanned part, so a CR that ended the
+    /// last read is checked against the byte that follows it.
+    private mutating func checkNoBareCR(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to: Int) throws(HTTPParseError) {
+        lineScanBytes &+= max(0, to - from)
         var i = from
-        while i < to {
-            let byte = buffer[i]
-            if byte == .lf && (i == from || buffer[i - 1] != .cr) { throw .badRequest("bare LF") }
-            if byte == .cr && i + 1 < to && buffer[i + 1] != .lf { throw .badRequest("bare CR") }
+        while i + 1 < to {
+            if buffer[i] == .cr && buffer[i + 1] != .lf { throw .badRequest("bare CR") }
             i += 1
         }
     }

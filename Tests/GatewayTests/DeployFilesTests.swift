@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import Gateway
+
 /// The files under `deploy/` that cannot run here are at least parsed and checked: the systemd unit,
 /// the nginx and HAProxy configurations (and `nginx -t` / `haproxy -c` when installed), the
 /// Kubernetes manifests and the Containerfile.
@@ -229,6 +231,70 @@ import Testing
             #expect(deployment.contains(needle), "Deployment lacks \(needle)")
         }
         #expect(secret.contains("GATEWAY_OPERATOR_TOKEN:") && secret.contains("DATABASE_URL:"))
+    }
+
+    // MARK: Safe shipped defaults (contract v1.1, "Fair use between tenants")
+
+    /// The `TRUSTED_PROXIES` entries a file sets: `TRUSTED_PROXIES=a,b` (systemd env lines) or the
+    /// `value:` after `name: TRUSTED_PROXIES` (Kubernetes).
+    static func trustedProxies(_ text: String) -> [String] {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var values: [String] = []
+        for (index, line) in lines.enumerated() {
+            let bare = line.hasPrefix("#") ? line.drop { $0 == "#" || $0 == " " } : Substring(line)
+            if bare.hasPrefix("TRUSTED_PROXIES=") {
+                values.append(String(bare.dropFirst("TRUSTED_PROXIES=".count)))
+            } else if line == "- name: TRUSTED_PROXIES", index + 1 < lines.count, lines[index + 1].hasPrefix("value:") {
+                values.append(lines[index + 1].dropFirst(6).trimmingCharacters(in: CharacterSet(charactersIn: " \"")))
+            }
+        }
+        return values.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    }
+
+    /// A single address: no prefix, `/32` for IPv4 or `/128` for IPv6.
+    static func isSingleAddress(_ entry: String) -> Bool {
+        guard let slash = entry.firstIndex(of: "/") else { return true }
+        let prefix = entry[entry.index(after: slash)...]
+        return entry.contains(":") ? prefix == "128" : prefix == "32"
+    }
+
+    @Test func shippedExamplesTrustOnlyExactProxyAddresses() throws {
+        for file in ["systemd/memory-gateway.service", "kubernetes/deployment.yaml"] {
+            let entries = Self.trustedProxies(try Self.read(file))
+            #expect(!entries.isEmpty, "\(file) shows no TRUSTED_PROXIES")
+            for entry in entries {
+                #expect(Self.isSingleAddress(entry), "\(file) trusts a whole range as proxies: \(entry)")
+            }
+        }
+        // The parser itself tells a range from an address.
+        #expect(!Self.isSingleAddress("10.0.0.0/8") && Self.isSingleAddress("10.0.0.5/32") && !Self.isSingleAddress("fd00::/8"))
+        #expect(Self.trustedProxies("#   TRUSTED_PROXIES=10.0.0.0/8,10.1.2.3") == ["10.0.0.0/8", "10.1.2.3"])
+    }
+
+    @Test func exampleSecretTokenIsRefusedByServe() throws {
+        let secret = try Self.read("kubernetes/secret.yaml")
+        let line = try #require(secret.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("GATEWAY_OPERATOR_TOKEN:") })
+        let token = line.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: CharacterSet(charactersIn: " \""))
+        // A placeholder left in place must stop `serve`, not open /v1/admin.
+        #expect(token.count < GatewayConfiguration.minimumOperatorTokenLength, "the example token is usable: \(token)")
+    }
+
+    @Test func localSetupGeneratesALongRandomOperatorToken() throws {
+        let lib = try Self.read("local/lib.sh")
+        let line = try #require(lib.split(separator: "\n").first { $0.contains("MG_OPERATOR_TOKEN=$(") })
+        // token_urlsafe(n) gives about 1.3 n characters of n random bytes.
+        let bytes = line.firstRange(of: "token_urlsafe(").flatMap { range in Int(line[range.upperBound...].prefix { $0.isNumber }) }
+        #expect((bytes ?? 0) >= 32, "deploy/local does not generate a long random token: \(line)")
+    }
+
+    @Test func shippedProxyConfigsDoNotPublishMetrics() throws {
+        let nginx = Self.meaningfulLines(try Self.read("nginx/memory-gateway.conf"))
+        let start = try #require(nginx.firstIndex { $0.hasPrefix("location = /metrics") }, "nginx publishes /metrics")
+        let block = nginx[start...].prefix { $0 != "}" }
+        #expect(block.contains { $0.hasPrefix("return 404") || $0.hasPrefix("deny all") }, "nginx /metrics block: \(Array(block))")
+        #expect(!block.contains { $0.hasPrefix("proxy_pass") })
+        let haproxy = Self.meaningfulLines(try Self.read("haproxy/haproxy.cfg"))
+        #expect(haproxy.contains { $0.hasPrefix("http-request deny") && $0.contains("/metrics") }, "HAProxy publishes /metrics")
     }
 
     // MARK: Containerfile

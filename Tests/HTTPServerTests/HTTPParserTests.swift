@@ -206,3 +206,54 @@ import Testing
         }
     }
 }
+
+/// The chunk-size and trailer scanners resume where the last read stopped: a client sending one
+/// byte at a time costs linear, not quadratic, scanning.
+@Suite struct HTTPParserLinearScanTests {
+    /// Feeds `input` one byte per `parse` call, as a slow client's reads arrive; returns the
+    /// parser's scanned-byte count and what it produced.
+    static func feedBytewise(_ input: [UInt8]) -> (scanned: Int, outcomes: [ParseOutcome]) {
+        var parser = HTTPParser(limits: testLimits())
+        var buffer: [UInt8] = []
+        var outcomes: [ParseOutcome] = []
+        var head: HTTPRequestHead?
+        for byte in input {
+            buffer.append(byte)
+            while true {
+                let (consumed, result) = buffer.withUnsafeBufferPointer { parser.parse($0) }
+                buffer.removeFirst(consumed)
+                if case .needMore = result { break }
+                switch result {
+                case .needMore: break
+                case .head(let h): head = h
+                case .body(let body): outcomes.append(.request(method: head?.method ?? "?", target: head?.target ?? "?", body: body))
+                case .error(let error): return (parser.lineScanBytes, outcomes + [.error(error.status)])
+                }
+            }
+        }
+        return (parser.lineScanBytes, outcomes)
+    }
+
+    @Test func longChunkExtensionsAndTrailersSentByteByByteAreScannedOnce() {
+        let extensionText = ";" + String(repeating: "e", count: 4000)
+        let trailers = (0..<30).map { "X-T\($0): " + String(repeating: "v", count: 900) + "\r\n" }.joined()
+        let text = "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "5\(extensionText)\r\nhello\r\n6\(extensionText)\r\n world\r\n0\(extensionText)\r\n" + trailers + "\r\n"
+        let input = [UInt8](text)
+        let (scanned, outcomes) = Self.feedBytewise(input)
+        #expect(outcomes == [.request(method: "POST", target: "/a", body: [UInt8]("hello world"))])
+        // Each line byte is examined by findLF and by the bare-CR check once, plus one byte of
+        // overlap per read: at most about 3 × the input. Rescanning would be ~n²/2 ≈ 10^8 here.
+        #expect(scanned <= 3 * input.count, "scanned \(scanned) bytes for \(input.count) of input")
+        #expect(scanned >= input.count / 2, "the counter counts (scanned \(scanned))")
+    }
+
+    @Test func bareCRSplitAcrossReadsIsStillRefused() {
+        // The CR ends one read and the next byte is not LF: caught by the one-byte overlap.
+        for line in ["5;a\rb\r\nhello\r\n0\r\n\r\n", "5\r\nhello\r\n0\r\nX: a\rb\r\n\r\n"] {
+            let input = [UInt8]("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + line)
+            #expect(Self.feedBytewise(input).outcomes == [.error(400)], "\(line.debugDescription)")
+            #expect(parseAll(input) == [.error(400)])
+        }
+    }
+}

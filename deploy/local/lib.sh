@@ -58,7 +58,10 @@ mgl_load() {
     [ -f "$MG_LOCAL_DIR/env" ] || { echo "not set up: run deploy/local/up" >&2; return 1; }
     # shellcheck disable=SC1091
     . "$MG_LOCAL_DIR/env"
-    MG_DIRECT_URL="postgresql://postgres@127.0.0.1:$MG_PG_PORT/memory_gateway"
+    # PostgreSQL takes a password over TCP (scripts/postgres.sh makes one per data directory); the
+    # pgbouncer in front of it trusts loopback clients and logs in to PostgreSQL with that password.
+    MG_PG_PASSWORD=$(cat "$MG_LOCAL_DIR/pg/password" 2>/dev/null || true)
+    MG_DIRECT_URL="postgresql://postgres:$MG_PG_PASSWORD@127.0.0.1:$MG_PG_PORT/memory_gateway"
     MG_POOLED_URL="postgresql://postgres@127.0.0.1:$MG_BOUNCER_PORT/memory_gateway"
     MG_BIN=${MG_BIN:-$MG_REPO/.build/release/memory-gateway}
 }
@@ -84,7 +87,7 @@ mgl_wait_http() {
 }
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
-mgl_pg_start() { mg_pg_start "$MG_LOCAL_DIR/pg" "$MG_PG_PORT"; }
+mgl_pg_start() { mg_pg_start "$MG_LOCAL_DIR/pg" "$MG_PG_PORT" && mgl_load; }
 mgl_pg_stop() { mg_pg_stop "$MG_LOCAL_DIR/pg"; }
 mgl_pg_restart() {
     local bindir
@@ -102,7 +105,7 @@ mgl_pgbouncer_start() {
     mkdir -p "$dir"
     cat > "$dir/pgbouncer.ini" <<INI
 [databases]
-memory_gateway = host=127.0.0.1 port=$MG_PG_PORT dbname=memory_gateway user=postgres
+memory_gateway = host=127.0.0.1 port=$MG_PG_PORT dbname=memory_gateway user=postgres password=$MG_PG_PASSWORD
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -120,6 +123,7 @@ server_login_retry = 1
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI
+    chmod 600 "$dir/pgbouncer.ini"   # it holds the PostgreSQL password
     echo '"postgres" ""' > "$dir/userlist.txt"
     if [ "$(id -u)" = 0 ]; then chown -R postgres "$dir"; fi
     mgl_pid_alive "$dir/pgbouncer.pid" && return 0

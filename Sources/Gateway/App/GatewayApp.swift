@@ -22,6 +22,7 @@ struct GatewayApp {
     /// Migrates, binds the listeners and starts the background parts; the caller runs the server
     /// (`server.run()` to block until SIGTERM, or `server.start()` in tests).
     func prepare() throws -> RunningGateway {
+        try configuration.validateForServing()
         let pool = PostgresPool(configuration: configuration.postgres)
         try migrateWithRetry(pool: pool)
         let metrics = Metrics()

@@ -17,8 +17,10 @@ struct GatewayConfiguration: Sendable {
     /// PostgreSQL connections per instance.
     var poolSize = 16
     var maxBodyBytes = 1_048_576
-    /// Enables `/v1/admin` when set.
+    /// Enables `/v1/admin` when set; at least ``minimumOperatorTokenLength`` characters.
     var operatorToken: String?
+    /// The shortest operator token `serve` accepts (contract v1.1): a shorter one is guessable.
+    static let minimumOperatorTokenLength = 32
     var trustedProxies: [CIDR] = []
     /// false: unnamed statements (pgbouncer in transaction pooling mode).
     var usePreparedStatements = true
@@ -35,10 +37,24 @@ struct GatewayConfiguration: Sendable {
 
     enum ConfigurationError: Error, CustomStringConvertible {
         case invalid(String, String)
+        /// The operator token has this many characters, fewer than the minimum.
+        case operatorTokenTooShort(Int)
         var description: String {
             switch self {
             case .invalid(let name, let value): "invalid value for \(name): \(value)"
+            case .operatorTokenTooShort(let length):
+                "GATEWAY_OPERATOR_TOKEN has \(length) characters; it must have at least "
+                    + "\(GatewayConfiguration.minimumOperatorTokenLength) (a short token can be guessed). "
+                    + "Generate one with: openssl rand -base64 32"
             }
+        }
+    }
+
+    /// Refuses what must not be served: an operator token shorter than the minimum. Never
+    /// includes the token itself in the error.
+    func validateForServing() throws(ConfigurationError) {
+        if let operatorToken, operatorToken.count < Self.minimumOperatorTokenLength {
+            throw .operatorTokenTooShort(operatorToken.count)
         }
     }
 

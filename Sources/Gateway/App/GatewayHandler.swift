@@ -8,6 +8,14 @@ struct GatewayHandler: HTTPHandler {
 
     func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         let pipeline = Pipeline(services: services)
+        // Before routing and before any key is looked at: a proxy that appends its own
+        // Authorization must not be overridable by the client's (contract v1.1).
+        if let duplicate = Pipeline.repeatedSingletonHeader(request.headers) {
+            reject(APIError.invalidRequest(
+                "the \(duplicate) header must appear at most once",
+                details: [.init(field: duplicate, message: "appears more than once")]), request, responder, pipeline)
+            return
+        }
         // Without an operator token the operator routes do not exist, for every method (no 405
         // whose Allow would reveal them).
         if services.configuration.operatorToken == nil,

@@ -165,6 +165,15 @@ struct Pipeline: Sendable {
 
     // MARK: - Authentication
 
+    /// Headers a request may carry at most once (contract v1.1, "Singleton headers"), even with
+    /// equal values: with two, which one counts would depend on who reads them.
+    static let singletonHeaders = ["Authorization", "X-API-Key", "Idempotency-Key", "Content-Type"]
+
+    /// The first of ``singletonHeaders`` that `headers` holds more than once, else nil.
+    static func repeatedSingletonHeader(_ headers: HTTPHeaders) -> String? {
+        singletonHeaders.first { headers.values($0).count > 1 }
+    }
+
     /// The key of the request, from `Authorization: Bearer` or `X-API-Key`.
     static func presentedKey(_ request: HTTPRequest) throws(APIError) -> String {
         var bearer: String?

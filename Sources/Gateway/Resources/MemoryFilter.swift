@@ -57,7 +57,11 @@ struct MemoryFilter: Sendable {
         var scalars: [JSONValue] = [.string(value)]
         if let literal = try? JSONParser.parse(Array(value.utf8)) {
             switch literal {
-            case .number, .bool, .null: scalars.append(literal)
+            case .number:
+                // Only a number metadata could hold: one jsonb cannot store (`0e99999999999`)
+                // would fail the whole statement, and no stored memory can match it anyway.
+                if Metadata.problem(.object(JSONObject([(key, literal)]))) == nil { scalars.append(literal) }
+            case .bool, .null: scalars.append(literal)
             case .string, .array, .object: break
             }
         }

@@ -37,6 +37,8 @@ struct QueryRequest: Sendable {
             if case .object = value {
                 if value.containsNUL {
                     body.issues.add("filters", "must not contain U+0000")
+                } else if Metadata.containsUnstorableNumber(value) {
+                    body.issues.add("filters", "holds a number no metadata can hold (too large written out in full)")
                 } else {
                     filters = String(decoding: value.jsonBytes, as: UTF8.self)
                 }

@@ -195,11 +195,16 @@ enum Usage {
 
     // MARK: - Shared
 
-    /// `environment` query parameter, else the calling key's.
+    /// `environment` query parameter, else the calling key's. A test key sees test data only
+    /// (contract v1.1): asking for `live` with one is 403, not an empty or a live answer.
     static func environment(_ context: RequestContext) throws(APIError) -> String {
         guard let value = context.query["environment"] else { return context.tenant.env }
         guard value == "live" || value == "test" else {
             throw APIError.invalidField("environment", "must be live or test")
+        }
+        if value == "live", context.tenant.environment == .test {
+            throw APIError(status: 403, code: "insufficient_scope",
+                           message: "a test key sees test usage only; use a live key for environment=live")
         }
         return value
     }

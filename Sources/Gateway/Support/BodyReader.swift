@@ -163,27 +163,51 @@ enum Metadata {
         }
         // Sized as stored: jsonb writes numbers out in full (`1e300` is 301 digits).
         guard value.jsonBytes.count + expansion(of: object) <= maxBytes else {
-            return "must be at most 16 KiB as compact JSON"
+            return "must be at most 16 KiB as compact JSON, numbers counted written out in full (as stored)"
         }
         return nil
     }
 
+    /// Whether some number anywhere in `value` could not be metadata (not a finite double, or
+    /// longer than ``maxBytes`` written out in full): no memory can match it, and PostgreSQL may
+    /// refuse to read it as jsonb at all.
+    static func containsUnstorableNumber(_ value: JSONValue) -> Bool {
+        switch value {
+        case .number:
+            return expansion(of: JSONObject([("n", value)])) > maxBytes
+        case .array(let elements):
+            return elements.contains { containsUnstorableNumber($0) }
+        case .object(let object):
+            return object.contains { containsUnstorableNumber($0.value) }
+        case .null, .bool, .string:
+            return false
+        }
+    }
+
     /// How many bytes longer than written the numbers of `object` become in jsonb, or a number
     /// larger than any limit when one is not a finite double (the caller refuses it).
-    private static func expansion(of object: JSONObject) -> Int {
+    ///
+    /// Total on any input: the exponent is read saturating at ``maxBytes`` + 1 (a larger one
+    /// expands past the limit anyway), so `0e9223372036854775807` or an exponent of a thousand
+    /// digits cannot overflow; the sum saturates too.
+    static func expansion(of object: JSONObject) -> Int {
+        let ceiling = maxBytes + 1
         var extra = 0
         func add(_ value: JSONValue) {
-            guard case .number(let number) = value else { return }
+            guard case .number(let number) = value, extra < ceiling else { return }
             guard number.double.isFinite else {
-                extra += maxBytes + 1
+                extra = ceiling
                 return
             }
             let text = Array(number.text.utf8)
-            guard let e = text.firstIndex(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }),
-                  let exponent = Int(String(decoding: text[(e + 1)...], as: UTF8.self))
-            else { return }
-            // At most: every mantissa digit, |exponent| zeros, a sign and a point.
-            extra += max(0, (e + abs(exponent) + 2) - text.count)
+            guard let e = text.firstIndex(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) else { return }
+            var magnitude = 0
+            for byte in text[(e + 1)...] where byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                magnitude = min(ceiling, magnitude * 10 + Int(byte - UInt8(ascii: "0")))
+            }
+            // At most: every mantissa digit, |exponent| zeros, a sign and a point. All terms are
+            // at most a few times `ceiling`, far from overflow.
+            extra = min(ceiling, extra + max(0, (e + magnitude + 2) - text.count))
         }
         for (_, item) in object {
             if case .array(let elements) = item { elements.forEach(add) } else { add(item) }

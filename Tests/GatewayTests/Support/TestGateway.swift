@@ -7,7 +7,7 @@ import Synchronization
 /// A real gateway on an ephemeral port against the test PostgreSQL (`DATABASE_URL`), with an
 /// operator token, for end-to-end tests. Tests make their own tenants, so they run in parallel.
 final class TestGateway: Sendable {
-    static let operatorToken = "test-operator-token-0123456789"
+    static let operatorToken = "test-operator-token-0123456789-abcdefghij"
 
     /// One gateway shared by the suites that need no special configuration.
     static let shared: TestGateway = {
