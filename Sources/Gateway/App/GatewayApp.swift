@@ -26,11 +26,16 @@ struct GatewayApp {
         let pool = PostgresPool(configuration: configuration.postgres)
         try migrateWithRetry(pool: pool)
         let metrics = Metrics()
+        let storage = StorageAccounting(pool: pool, interval: configuration.storageRefreshInterval)
         let services = Services(
-            configuration: configuration, pool: pool, admission: Admission(pool: pool, isLimiting: configuration.isRateLimiting),
+            configuration: configuration, pool: pool,
+            admission: Admission(pool: pool, isLimiting: configuration.isRateLimiting, storage: storage),
             usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
             workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics,
-            expensiveSlots: TenantSlots(perTenant: max(2, configuration.poolSize / 2), wait: configuration.poolWait))
+            expensiveSlots: TenantSlots(perTenant: max(2, configuration.poolSize / 2), wait: configuration.poolWait),
+            storage: storage,
+            idempotencySweeper: IdempotencySweeper(pool: pool, retention: configuration.idempotencyRetention,
+                                                   interval: configuration.idempotencySweepInterval))
         // Bind first: a port in use fails here, before any background thread exists.
         let server = try HTTPServer(configuration: configuration.http,
                                     handler: GatewayHandler(router: Routes.make(), services: services))
@@ -40,6 +45,8 @@ struct GatewayApp {
             onReconnect: { services.admission.forgetThrottled() })
         listener.start()
         services.usage.start()
+        services.storage.start()
+        services.idempotencySweeper.start()
         return RunningGateway(server: server, services: services, listener: listener)
     }
 
@@ -68,6 +75,8 @@ struct RunningGateway: Sendable {
     /// After the server drained: flush usage, stop workers, listener and pool.
     func finish() {
         services.usage.stop()
+        services.storage.stop()
+        services.idempotencySweeper.stop()
         services.workers.stop()
         listener.stop()
         services.pool.close()

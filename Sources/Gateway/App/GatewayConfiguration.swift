@@ -34,6 +34,14 @@ struct GatewayConfiguration: Sendable {
     /// PostgreSQL cancels a statement running longer; a server silent for 2 s more is given up as
     /// dead (503), so a hung database never holds a request much longer than this.
     var statementTimeout: Duration = .seconds(15)
+    /// How often storage deltas are folded and each instance re-reads its tenants' storage figures:
+    /// a tenant can pass its storage quota by at most about this much of its writes.
+    var storageRefreshInterval: Duration = .milliseconds(500)
+    /// Stored idempotent responses at least this old are deleted (the replay window).
+    var idempotencyRetention: Duration = .seconds(Int64(Idempotency.replayWindowHours) * 3600)
+    /// How often an instance tries to sweep expired idempotency records (well within the hour the
+    /// contract allows).
+    var idempotencySweepInterval: Duration = .seconds(300)
 
     enum ConfigurationError: Error, CustomStringConvertible {
         case invalid(String, String)
@@ -106,6 +114,9 @@ struct GatewayConfiguration: Sendable {
         if let wait = try integer("DB_POOL_WAIT_MS", 1...60_000) { configuration.poolWait = .milliseconds(wait) }
         if let timeout = try integer("DB_STATEMENT_TIMEOUT_MS", 100...3_600_000) {
             configuration.statementTimeout = .milliseconds(timeout)
+        }
+        if let refresh = try integer("STORAGE_REFRESH_MS", 50...60_000) {
+            configuration.storageRefreshInterval = .milliseconds(refresh)
         }
         return configuration
     }

@@ -10,4 +10,8 @@ struct Services: Sendable {
     let metrics: Metrics
     /// Per-tenant bound on concurrent queries and extractions.
     let expensiveSlots: TenantSlots
+    /// Each tenant's stored bytes against its storage quota.
+    let storage: StorageAccounting
+    /// Deletes idempotency records past the replay window.
+    let idempotencySweeper: IdempotencySweeper
 }

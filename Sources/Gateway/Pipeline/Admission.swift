@@ -3,8 +3,10 @@ import PostgresStore
 import Synchronization
 
 /// Authenticates a key and applies the limiter in one round trip (`gw_admit`), and remembers
-/// throttled keys locally until their retry time so a client that hammers never reaches
-/// PostgreSQL.
+/// refused keys locally so a client that hammers never reaches PostgreSQL: rate-limit and monthly
+/// quota refusals until their retry time, storage quota refusals of writes while the tenant's
+/// storage figure stays at or over its quota. Any change to keys, tenants or limits (a
+/// notification) forgets them all.
 final class Admission: Sendable {
     enum Outcome: Sendable {
         /// Admitted; `fusedRow` holds the fused operation's columns from `Admission.fusedOffset` on.
@@ -28,6 +30,12 @@ final class Admission: Sendable {
 
     /// key hash (hex) → the refusal to repeat until `until`.
     private let throttled = Mutex<[String: Remembered]>([:])
+    /// key hash (hex) → a write refused by the storage quota, repeated for writes of that key while
+    /// `storage` still finds the tenant full.
+    private let storageRefused = Mutex<[String: Remembered]>([:])
+    private let storage: StorageAccounting?
+    /// Remembered refusals past this many are pruned of expired ones.
+    private static let rememberedPruneThreshold = 10_000
 
     /// false only to measure what the limiter costs (`GATEWAY_RATE_LIMITS=off`).
     private let isLimiting: Bool
@@ -35,9 +43,10 @@ final class Admission: Sendable {
     /// refused key stops reaching the database).
     let databaseDecisions = Atomic<Int>(0)
 
-    init(pool: PostgresPool, isLimiting: Bool = true) {
+    init(pool: PostgresPool, isLimiting: Bool = true, storage: StorageAccounting? = nil) {
         self.pool = pool
         self.isLimiting = isLimiting
+        self.storage = storage
     }
 
     /// The admission columns, in the order `admit` reads them.
@@ -51,12 +60,22 @@ final class Admission: Sendable {
 
     /// Decides one request, doing `fused` in the same statement when given (see `FusedOperation`).
     /// If the fused statement fails, admission is decided again alone and `fusedRow` is nil.
+    /// `isStoring`: the request would store memory text (a write the storage quota may refuse).
     func admit(key: String, clientAddress: String,
-               fused: (sql: String, parameters: [PostgresValue])? = nil) throws -> Outcome {
+               fused: (sql: String, parameters: [PostgresValue])? = nil, isStoring: Bool = false) throws -> Outcome {
         guard APIKeyMaterial.parse(key) != nil else { return .invalid }
         let hash = APIKeyMaterial.hash(key)
         let hashHex = hexString(hash)
         let now = ContinuousClock.now
+        if isStoring, let storage {
+            let refused = storageRefused.withLock { table -> Remembered? in
+                guard let entry = table[hashHex] else { return nil }
+                if storage.isFull(orgID: entry.principal.orgID) { return entry }
+                table[hashHex] = nil
+                return nil
+            }
+            if let refused { return .refused(refused.error, refused.principal) }
+        }
         let remembered = throttled.withLock { table -> Remembered? in
             guard let entry = table[hashHex] else { return nil }
             if entry.until > now { return entry }
@@ -128,30 +147,54 @@ final class Admission: Sendable {
                 status: 429, code: "rate_limit_exceeded",
                 message: "rate limit of \(principal.rateLimit.limit) requests per minute exceeded",
                 retryAfter: retryAfter, headers: [("Retry-After", String(retryAfter))])
-            // Retry-After is rounded up to whole seconds; the exact moment is up to a second
-            // earlier. Remember the refusal only until the earliest it may be, so no request the
-            // bucket would admit is refused here (in the last second the database decides).
-            if retryAfter > 1 {
-                throttled.withLock {
-                    $0[hashHex] = Remembered(until: now + .seconds(retryAfter - 1), at: now, error: error,
-                                             principal: principal)
-                }
-            }
+            remember(hashHex, error: error, principal: principal, retryAfter: retryAfter, now: now)
             return .refused(error, principal)
         case "quota_exceeded":
             let error = APIError(
                 status: 429, code: "quota_exceeded",
                 message: "the monthly request quota of \(principal.monthlyQuota) is used up",
                 retryAfter: retryAfter, headers: [("Retry-After", String(retryAfter))])
+            // Until the next period, or until an operator raises the quota (a notification).
+            remember(hashHex, error: error, principal: principal, retryAfter: retryAfter, now: now)
             return .refused(error, principal)
         default:
             return .admitted(principal, fusedRow: isFused ? row : nil)
         }
     }
 
+    /// Remembers a refusal whose wait is `retryAfter` seconds (rounded up).
+    private func remember(_ hashHex: String, error: APIError, principal: Principal, retryAfter: Int,
+                          now: ContinuousClock.Instant) {
+        // Retry-After is rounded up to whole seconds; the exact moment is up to a second
+        // earlier. Remember the refusal only until the earliest it may be, so no request the
+        // bucket would admit is refused here (in the last second the database decides).
+        guard retryAfter > 1 else { return }
+        throttled.withLock { table in
+            if table.count >= Self.rememberedPruneThreshold { table = table.filter { $0.value.until > now } }
+            table[hashHex] = Remembered(until: now + .seconds(retryAfter - 1), at: now, error: error,
+                                        principal: principal)
+        }
+    }
+
+    /// Remembers that a write of `key` was refused by the storage quota, when the tenant's storage
+    /// figure leaves room for no write at all (then every write of the key is refused until the
+    /// figure drops, which the next refresh shows).
+    func rememberStorageRefusal(key: String, error: APIError, principal: Principal) {
+        guard let storage, storage.isFull(orgID: principal.orgID) else { return }
+        let hashHex = hexString(APIKeyMaterial.hash(key))
+        let now = ContinuousClock.now
+        storageRefused.withLock { table in
+            if table.count >= Self.rememberedPruneThreshold {
+                table = table.filter { storage.isFull(orgID: $0.value.principal.orgID) }
+            }
+            table[hashHex] = Remembered(until: now, at: now, error: error, principal: principal)
+        }
+    }
+
     /// Forgets remembered refusals (a key revoked or a limit changed elsewhere).
     func forgetThrottled() {
         throttled.withLock { $0.removeAll() }
+        storageRefused.withLock { $0.removeAll() }
     }
 
     private func secondsCeil(_ duration: Duration) -> Int {

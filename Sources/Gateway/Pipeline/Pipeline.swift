@@ -71,6 +71,13 @@ struct Pipeline: Sendable {
             let apiError = Self.apiError(from: error, requestID: request.requestID)
             response = render(.failure(apiError), request: request, principal: nil, rateHeaders: rateHeaders)
         }
+        if let principal, response.status == 429, StorageAccounting.storingEndpoints.contains(endpoint),
+           let key = try? Self.presentedKey(request), let figure = try? services.storage.figure(orgID: principal.orgID) {
+            // A write refused by a full storage quota: later writes of this key are refused before
+            // admission while the tenant stays full.
+            services.admission.rememberStorageRefusal(key: key, error: StorageAccounting.refusal(figure),
+                                                      principal: principal)
+        }
         if let principal {
             response.logFields.append(("org", principal.orgID))
             response.logFields.append(("key_prefix", principal.keyPrefix))
@@ -213,7 +220,9 @@ struct Pipeline: Sendable {
             trustedProxies: services.configuration.trustedProxies)
         let outcome: Admission.Outcome
         do {
-            outcome = try services.admission.admit(key: key, clientAddress: address, fused: fused)
+            outcome = try services.admission.admit(
+                key: key, clientAddress: address, fused: fused,
+                isStoring: StorageAccounting.storingEndpoints.contains(endpoint))
         } catch {
             throw Self.apiError(from: error, requestID: request.requestID)
         }

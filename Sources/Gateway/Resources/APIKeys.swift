@@ -68,6 +68,7 @@ enum APIKeys {
         let new = NewKey(name: name ?? "", scopes: scopes ?? [], environment: environment, rateLimit: rateLimit,
                          allowedIPs: allowedIPs, expiresAt: expiresAt)
         let created = try context.pool.transaction { connection in
+            try reserveKeySlots(connection, orgID: principal.orgID, environment: environment, adding: 1)
             let created = try insert(connection, orgID: principal.orgID, new)
             try AuditLog.record(connection, orgID: principal.orgID, action: "api_key.created",
                                 actorKeyPrefix: principal.keyPrefix, targetType: "api_key",
@@ -80,6 +81,30 @@ enum APIKeys {
                                    headers: [("Location", "/v1/account/api-keys/\(created.object["id"]?.stringValue ?? "")")])
         response.replayData = JSONValue.object(replay).jsonBytes
         return response
+    }
+
+    /// Most unrevoked, unexpired keys of one tenant and environment.
+    static let maxActiveKeys = 1_000
+
+    /// Refuses (409) a change that would leave the tenant more than `maxActiveKeys` active keys in
+    /// `environment`, not counting `excluding`. Locks the tenant row first, so concurrent
+    /// creations count one after the other. Call inside the transaction, before inserting.
+    static func reserveKeySlots(_ connection: PostgresConnection, orgID: String, environment: KeyEnvironment,
+                                adding: Int, excluding keyID: String? = nil) throws {
+        _ = try connection.query("SELECT 1 FROM tenants WHERE org_id = $1 FOR UPDATE", [.text(orgID)])
+        let rows = try connection.query(
+            """
+            SELECT count(*) FROM api_keys
+             WHERE org_id = $1 AND environment = $2 AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > clock_timestamp()) AND key_id IS DISTINCT FROM $3
+            """,
+            [.text(orgID), .text(environment.rawValue), keyID.map { .text($0) } ?? .null])
+        let active = rows.first?.int(0) ?? 0
+        if active + Int64(adding) > Int64(maxActiveKeys) {
+            throw APIError.conflict(
+                "the tenant has \(active) active \(environment.rawValue) keys, the most allowed is \(maxActiveKeys); "
+                    + "revoke unused keys first")
+        }
     }
 
     static func allowedIPList(_ body: inout BodyReader) -> [String]? {
@@ -178,6 +203,8 @@ enum APIKeys {
         let grace = body.integer("grace_seconds", range: 0...604_800) ?? 86_400
         try body.issues.check()
         let result: (key: String, object: JSONObject, oldExpiresAt: String) = try context.pool.transaction { connection in
+            // The tenant first, then the key: the order revocation and creation lock in.
+            _ = try connection.query("SELECT 1 FROM tenants WHERE org_id = $1 FOR UPDATE", [.text(principal.orgID)])
             let rows = try connection.query(
                 """
                 SELECT name, scopes, environment, rate_limit_per_minute, allowed_ips::text[], expires_at::text,
@@ -192,6 +219,9 @@ enum APIKeys {
                 name: row.string(0) ?? "", scopes: row.stringArray(1) ?? [],
                 environment: KeyEnvironment(rawValue: row.string(2) ?? "live") ?? .live,
                 rateLimit: row.int(3).map { Int($0) }, allowedIPs: row.stringArray(4), expiresAt: row.string(5))
+            // The new key, and the old one while its grace lasts (none: it ends at once).
+            try reserveKeySlots(connection, orgID: principal.orgID, environment: new.environment,
+                                adding: grace > 0 ? 2 : 1, excluding: keyID)
             let created = try insert(connection, orgID: principal.orgID, new)
             let expired = try connection.query(
                 """

@@ -34,12 +34,15 @@ enum Extraction {
 
         let principal = context.tenant
         let metadataJSON = metadata.map { String(decoding: JSONValue.object($0).jsonBytes, as: UTF8.self) } ?? "{}"
+        try MemoryWrites.prepareStorage(context)
         let (created, considered) = try context.services.expensiveSlots.withSlot(context.tenant.orgID) {
             try context.pool.transaction { connection in
                 let (fresh, considered) = try freshStatements(statements, connection: connection, principal: principal,
                                                               spaceID: spaceID)
                 guard !fresh.isEmpty else { return ([(id: String, text: String)](), considered) }
                 try MemoryWrites.reserveQuota(connection, principal: principal, adding: fresh.count)
+                try MemoryWrites.reserveStorage(
+                    context, adding: fresh.reduce(0) { $0 + $1.utf8.count + metadataJSON.utf8.count })
                 if let spaceID { try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID) }
                 let rows = fresh.map { (id: Identifier.make(prefix: "mem"), text: $0) }
                 _ = try connection.query(

@@ -16,6 +16,7 @@ enum Memories {
         try reader.issues.check()
         guard let input else { throw APIError.invalidRequest("the memory is not valid") }
         let memoryID = input.memoryID ?? Identifier.make(prefix: "mem")
+        try MemoryWrites.reserveStorage(context, adding: input.storedBytes)
 
         let insert = """
             INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
@@ -107,6 +108,8 @@ enum Memories {
             reader.issues.add("text", "text or metadata is required")
         }
         try reader.issues.check()
+        // The new version's text when it changes (an unchanged text is not known here without a read).
+        try MemoryWrites.reserveStorage(context, adding: (text?.utf8.count ?? 0) + (metadata?.utf8.count ?? 2))
 
         let memory = try context.pool.transaction { connection -> JSONObject in
             let key: [PostgresValue] = [.text(principal.orgID), .text(principal.env), .text(memoryID)]

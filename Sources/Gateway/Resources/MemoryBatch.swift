@@ -74,6 +74,7 @@ enum MemoryBatch {
         // Concurrent imports of the same ids may deadlock (reported as a serialization failure) or
         // create an id between this import's check and its insert: both are transient, so the
         // whole transaction is tried again (it is all or nothing) a few times.
+        try MemoryWrites.prepareStorage(context)
         var attempt = 0
         let outcome: Outcome
         while true {
@@ -156,6 +157,7 @@ enum MemoryBatch {
         let toCreate = items.filter { !existing.contains($0.memoryID) }
         let toUpdate = policy == .update ? items.filter { existing.contains($0.memoryID) } : []
         try MemoryWrites.reserveQuota(connection, principal: principal, adding: toCreate.count)
+        try MemoryWrites.reserveStorage(context, adding: (toCreate + toUpdate).reduce(0) { $0 + $1.input.storedBytes })
 
         // Spaces on first use, each held until commit (a concurrent delete of one waits).
         for spaceID in Array(Set(items.compactMap(\.input.spaceID))).sorted() {

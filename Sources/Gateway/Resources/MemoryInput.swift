@@ -18,6 +18,13 @@ struct MemoryInput: Sendable {
     /// The space to file the memory in (created on first use), or nil.
     var spaceID: String?
 
+    /// The bytes this memory will count against the storage quota (its text and its metadata as
+    /// compact JSON, the jsonb printed by PostgreSQL being a little longer): for the check before
+    /// the write; the stored figure itself is counted by PostgreSQL.
+    var storedBytes: Int {
+        text.utf8.count + (metadataJSON?.utf8.count ?? 2)
+    }
+
     /// Reads a memory from `reader`, adding every problem to `reader.issues`; nil when invalid.
     static func read(_ reader: inout BodyReader) -> MemoryInput? {
         let before = reader.issues.list.count

@@ -20,6 +20,21 @@ enum MemoryWrites {
         }
     }
 
+    /// Enforces the storage quota (every plan): refuses, whole, a write that would store `adding`
+    /// bytes past the tenant's `max_storage_mb`, judged by the instance's figure of the tenant's
+    /// storage (at most one refresh interval old; no round trip).
+    static func reserveStorage(_ context: RequestContext, adding: Int) throws {
+        guard adding > 0 else { return }
+        try context.services.storage.check(orgID: context.tenant.orgID, adding: adding)
+    }
+
+    /// Reads the tenant's storage figure if this instance does not know it yet: call before a
+    /// transaction that will `reserveStorage` inside it, so the check never leases a second
+    /// connection while holding one.
+    static func prepareStorage(_ context: RequestContext) throws {
+        _ = try context.services.storage.figure(orgID: context.tenant.orgID)
+    }
+
     /// Creates the space `spaceID` on first use (named after its id), and holds it (`FOR KEY
     /// SHARE`) until the transaction ends: a concurrent `DELETE /v1/spaces/{id}` then waits, and
     /// detaches this transaction's memories too, instead of leaving them pointing at a deleted

@@ -10,7 +10,8 @@ enum Tenants {
         t.org_id, t.name, t.plan, t.suspended, gw_time(t.created_at),
         coalesce(t.rate_limit_override, p.rate_limit_per_minute),
         coalesce(t.monthly_quota_override, p.monthly_request_quota),
-        coalesce(t.max_memories_override, p.max_memories)
+        coalesce(t.max_memories_override, p.max_memories),
+        coalesce(t.max_storage_override, p.max_storage_mb)
         """
 
     static func json(_ row: PostgresRow) -> JSONObject {
@@ -18,6 +19,7 @@ enum Tenants {
         limits["rate_limit_per_minute"] = .number(JSONNumber(Int(row.int(5) ?? 0)))
         limits["monthly_request_quota"] = .number(JSONNumber(Int(row.int(6) ?? 0)))
         limits["max_memories"] = .number(JSONNumber(Int(row.int(7) ?? 0)))
+        limits["max_storage_mb"] = .number(JSONNumber(Int(row.int(8) ?? 0)))
         var object = JSONObject()
         object["id"] = .string(row.string(0) ?? "")
         object["name"] = .string(row.string(1) ?? "")
@@ -97,6 +99,7 @@ enum Tenants {
                     ("rate_limit_per_minute", "rate_limit_override", 1...1_000_000),
                     ("monthly_request_quota", "monthly_quota_override", 0...1_000_000_000_000),
                     ("max_memories", "max_memories_override", 0...1_000_000_000_000),
+                    ("max_storage_mb", "max_storage_override", 0...1_000_000_000),
                 ] {
                     guard let value = limits[field] else { continue }
                     if value == .null {

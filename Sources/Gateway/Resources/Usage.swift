@@ -43,7 +43,11 @@ enum Usage {
                                'metric', x.metric, 'threshold_percent', x.threshold_percent,
                                'reached_at', gw_time(x.reached_at))
                                ORDER BY x.reached_at, x.metric, x.threshold_percent), '[]')::text
-                      FROM usage_alerts x WHERE x.org_id = $1 AND x.period = $3::date AND $2 = 'live')
+                      FROM usage_alerts x WHERE x.org_id = $1 AND x.period = $3::date AND $2 = 'live'),
+                   (coalesce((SELECT s.bytes FROM storage_usage s WHERE s.org_id = $1), 0)
+                    + coalesce((SELECT sum(d.bytes) FROM storage_deltas d WHERE d.org_id = $1), 0))::bigint,
+                   (SELECT coalesce(t.max_storage_override, p.max_storage_mb)
+                      FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1)
             """,
             [.text(principal.orgID), .text(env), .text(UTCDate.format(period.start)), .text(UTCDate.format(period.end))])
         guard let row = rows.first else { throw APIError.internalError }
@@ -64,6 +68,14 @@ enum Usage {
         data["environment"] = .string(env)
         data["requests"] = .object(requests)
         data["memories"] = .object(memories)
+        // Storage counts both environments (the quota is the tenant's), exact as of this request.
+        let storedBytes = row.int(6) ?? 0
+        let (quotaBytes, overflow) = max(0, row.int(7) ?? 0).multipliedReportingOverflow(by: StorageAccounting.bytesPerMB)
+        var storage = JSONObject()
+        storage["bytes"] = .int(storedBytes)
+        storage["quota_bytes"] = .int(overflow ? .max : quotaBytes)
+        storage["percent"] = .number(UsageMath.percent(storedBytes, of: overflow ? .max : quotaBytes))
+        data["storage"] = .object(storage)
         data["rate_limited"] = .int(row.int(1) ?? 0)
         data["by_endpoint"] = try fragment(row.string(3), default: .object(JSONObject()))
         data["by_key"] = try fragment(row.string(4), default: .array([]))
