@@ -123,6 +123,9 @@ public final class HTTPServer: Sendable {
         return true
     }
 
+    /// The connections open now, over every loop.
+    var openConnectionCount: Int { openConnections.load(ordering: .relaxed) }
+
     func releaseConnection() {
         openConnections.wrappingSubtract(1, ordering: .relaxed)
     }

@@ -26,6 +26,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var bodyTimeout: Duration = .seconds(30)
     /// How long a keep-alive connection may stay idle between requests.
     public var idleTimeout: Duration = .seconds(60)
+    /// With a response pending, the longest time a client may accept no bytes before it is
+    /// disconnected (streamed responses included): a stalled reader holds no buffer forever.
+    public var writeStallTimeout: Duration = .seconds(30)
     /// How long a graceful shutdown waits for requests in flight before closing everything.
     public var shutdownGrace: Duration = .seconds(20)
     /// Whether to write one access-log line per response on stdout.

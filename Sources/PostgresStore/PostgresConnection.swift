@@ -227,143 +227,6 @@ public final class PostgresConnection {
         _ = try rows(from: awaitResult(sent: PQsendQuery(handle, sql) == 1))
     }
 
-    /// Sends several statements in one round trip (libpq pipeline mode) and returns each one's result,
-    /// in order.
-    ///
-    /// Semantics: each statement is followed by its own sync point, so outside a transaction block each
-    /// runs in its own implicit transaction and an error in one does not affect the others. Inside a
-    /// transaction (after `BEGIN`, e.g. within ``PostgresPool/transaction(isolation:_:)``) an error aborts
-    /// the transaction, and the statements after it fail with `25P02` (in_failed_sql_transaction).
-    /// Statements are prepared as by ``query(_:_:)`` (the preparation travels in the same round trip).
-    /// - Throws: ``StoreError/unavailable(_:)`` only when the connection is unusable before sending;
-    ///   a connection lost midway yields `.unavailable` for the statements without a result.
-    public func pipeline(
-        _ statements: [(sql: String, parameters: [PostgresValue])]
-    ) throws(StoreError) -> [Result<PostgresRows, StoreError>] {
-        try checkUsable()
-        guard !statements.isEmpty else { return [] }
-        guard PQenterPipelineMode(handle) == 1 else {
-            throw connectionError(fallback: "cannot enter pipeline mode")
-        }
-        enum Sent {
-            case failed(StoreError)
-            /// Sent; `preparedName` when a preparation was sent before it.
-            case sent(preparedName: String?, cacheKey: String?)
-            case notSent
-        }
-        var sent: [Sent] = []
-        var sendFailed = false
-        for statement in statements {
-            if sendFailed {
-                sent.append(.notSent)
-                continue
-            }
-            let values: [[UInt8]?]
-            do throws(StoreError) {
-                values = try encode(statement.parameters)
-            } catch {
-                sent.append(.failed(error))
-                continue
-            }
-            let types = statement.parameters.map(PostgresTextFormat.typeOID(of:))
-            var ok: Bool
-            var preparedName: String?
-            var cacheKey: String?
-            let key = Self.cacheKey(sql: statement.sql, types: types)
-            if usePreparedStatements, let name = preparedNames[key] {
-                ok = sendPrepared(name, values: values)
-            } else if usePreparedStatements, preparedNames.count < Self.maximumPreparedStatements {
-                let name = nextStatementName()
-                preparedNames[key] = name
-                preparedName = name
-                cacheKey = key
-                ok = PQsendPrepare(handle, name, statement.sql, Int32(types.count), types) == 1
-                ok = ok && sendPrepared(name, values: values)
-            } else {
-                ok = sendUnnamed(statement.sql, types: types, values: values)
-            }
-            ok = ok && PQpipelineSync(handle) == 1
-            if ok {
-                sent.append(.sent(preparedName: preparedName, cacheKey: cacheKey))
-            } else {
-                if let cacheKey { preparedNames[cacheKey] = nil }
-                sendFailed = true
-                sent.append(.notSent)
-            }
-        }
-        if sendFailed { markBroken() }
-
-        var results: [Result<PostgresRows, StoreError>] = []
-        results.reserveCapacity(statements.count)
-        var lost = isBroken
-        for item in sent {
-            switch item {
-            case .failed(let error):
-                results.append(.failure(error))
-            case .notSent:
-                results.append(.failure(.unavailable("connection lost during pipeline")))
-            case .sent(let preparedName, let cacheKey):
-                if lost {
-                    results.append(.failure(.unavailable("connection lost during pipeline")))
-                    continue
-                }
-                guard let received = collectUntilSync() else {
-                    lost = true
-                    markBroken()
-                    results.append(.failure(.unavailable("connection lost during pipeline")))
-                    continue
-                }
-                var remaining = received[...]
-                if preparedName != nil, let prepareResult = remaining.popFirst() {
-                    if PQresultStatus(prepareResult) != PGRES_COMMAND_OK {
-                        if let cacheKey { preparedNames[cacheKey] = nil }
-                        results.append(.failure(error(from: prepareResult)))
-                        received.forEach { PQclear($0) }
-                        continue
-                    }
-                }
-                do throws(StoreError) {
-                    guard let execResult = remaining.popFirst() else {
-                        throw connectionError(fallback: "no result for a pipelined statement")
-                    }
-                    results.append(.success(try rows(from: execResult, clearing: false)))
-                } catch {
-                    results.append(.failure(error))
-                }
-                received.forEach { PQclear($0) }
-            }
-        }
-        if !isBroken, PQexitPipelineMode(handle) != 1 {
-            markBroken()
-        }
-        return results
-    }
-
-    /// Reads the results of one pipelined statement up to its sync point. `nil` when the connection
-    /// broke first (the results read so far are freed).
-    private func collectUntilSync() -> [OpaquePointer]? {
-        var received: [OpaquePointer] = []
-        var consecutiveNulls = 0
-        while true {
-            guard let result = PQgetResult(handle) else {
-                consecutiveNulls += 1
-                // One NULL follows each statement's results; two in a row, or a dead socket, mean the
-                // stream is broken and more reads would not make progress.
-                if PQstatus(handle) != CONNECTION_OK || consecutiveNulls > 1 {
-                    received.forEach { PQclear($0) }
-                    return nil
-                }
-                continue
-            }
-            consecutiveNulls = 0
-            if PQresultStatus(result) == PGRES_PIPELINE_SYNC {
-                PQclear(result)
-                return received
-            }
-            received.append(result)
-        }
-    }
-
     // MARK: Pool support
 
     /// The server-side transaction state, as libpq tracks it (no round trip).
@@ -566,12 +429,12 @@ public final class PostgresConnection {
         }
     }
 
-    /// Turns a result into rows or a thrown error, and frees it (unless `clearing` is false).
-    private func rows(from result: OpaquePointer?, clearing: Bool = true) throws(StoreError) -> PostgresRows {
+    /// Turns a result into rows or a thrown error, and frees it.
+    private func rows(from result: OpaquePointer?) throws(StoreError) -> PostgresRows {
         guard let result else {
             throw connectionError(fallback: "no result")
         }
-        defer { if clearing { PQclear(result) } }
+        defer { PQclear(result) }
         let status = PQresultStatus(result)
         switch status {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_SINGLE_TUPLE:
@@ -580,8 +443,6 @@ public final class PostgresConnection {
             return .empty()
         case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
             throw error(from: result)
-        case PGRES_PIPELINE_ABORTED:
-            throw .server(sqlstate: SQLState.inFailedSQLTransaction, message: "pipeline aborted")
         default:
             // COPY and other states this store never starts: the protocol state is unknown, so the
             // connection is not reused.

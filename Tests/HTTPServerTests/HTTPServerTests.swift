@@ -272,6 +272,26 @@ import Glibc
         #expect(client.readResponse()?.status == 200)
     }
 
+    @Test func disconnectsAClientThatAcceptsNoBytesForTheWriteStallTimeout() throws {
+        let server = try TestServer { $0.writeStallTimeout = .milliseconds(300) }
+        defer { server.stop() }
+        let client = try TestClient(port: server.port)
+        let before = TestHandler.streamChunksWritten.load(ordering: .relaxed)
+        client.send("GET /stream?64 HTTP/1.1\r\nHost: x\r\n\r\n")
+        // The client reads nothing: the socket buffers fill, then no byte is accepted.
+        #expect(eventually(within: 5) { server.server.openConnectionCount == 1 })
+        #expect(eventually(within: 5) { server.server.openConnectionCount == 0 })
+        let written = TestHandler.streamChunksWritten.load(ordering: .relaxed) - before
+        #expect(written < 64 * 16, "the producer was stopped, not drained: \(written) chunks")
+        // The client sees the stream cut short, without its last chunk.
+        let text = client.readToClose()
+        #expect(text.count < 64 * 1024 * 1024)
+        #expect(!text.suffix(5).elementsEqual(Array("0\r\n\r\n".utf8)))
+        let next = try TestClient(port: server.port)
+        next.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(next.readResponse()?.status == 200)
+    }
+
     @Test func streamsCloseDelimitedInHTTP10() throws {
         let server = try TestServer()
         defer { server.stop() }

@@ -99,7 +99,7 @@ extension RestartTests {
                                 }
                             } else {
                                 _ = try pool.withConnection {
-                                    try $0.pipeline([("SELECT 1", []), ("SELECT $1::text", [.text("x")])])
+                                    try $0.query("SELECT $1::text", [.text("x")])
                                 }
                             }
                         }
