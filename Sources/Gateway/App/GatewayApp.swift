@@ -29,7 +29,7 @@ struct GatewayApp {
             configuration: configuration, pool: pool, admission: Admission(pool: pool, isLimiting: configuration.isRateLimiting),
             usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
             workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics,
-            expensiveSlots: TenantSlots(perTenant: max(2, configuration.poolSize / 2), wait: configuration.poolWait))
+            tenantSlots: TenantSlots(limits: configuration.tenantLimits, wait: configuration.poolWait))
         // Bind first: a port in use fails here, before any background thread exists.
         let server = try HTTPServer(configuration: configuration.http,
                                     handler: GatewayHandler(router: Routes.make(), services: services))

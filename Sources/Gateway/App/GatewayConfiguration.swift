@@ -32,6 +32,9 @@ struct GatewayConfiguration: Sendable {
     /// PostgreSQL cancels a statement running longer; a server silent for 2 s more is given up as
     /// dead (503), so a hung database never holds a request much longer than this.
     var statementTimeout: Duration = .seconds(15)
+    /// The share of the pool one tenant may hold at once on this instance (`TENANT_POOL_SHARE`,
+    /// in (0, 1]); see `TenantSlots.Limits.forPool`.
+    var tenantPoolShare = 0.5
 
     enum ConfigurationError: Error, CustomStringConvertible {
         case invalid(String, String)
@@ -91,7 +94,18 @@ struct GatewayConfiguration: Sendable {
         if let timeout = try integer("DB_STATEMENT_TIMEOUT_MS", 100...3_600_000) {
             configuration.statementTimeout = .milliseconds(timeout)
         }
+        if let text = values["TENANT_POOL_SHARE"], !text.isEmpty {
+            guard let share = Double(text), share.isFinite, share > 0, share <= 1 else {
+                throw ConfigurationError.invalid("TENANT_POOL_SHARE", text)
+            }
+            configuration.tenantPoolShare = share
+        }
         return configuration
+    }
+
+    /// The per-tenant bounds of this configuration's pool.
+    var tenantLimits: TenantSlots.Limits {
+        TenantSlots.Limits.forPool(size: poolSize, share: tenantPoolShare)
     }
 
     var postgres: PostgresConfiguration {

@@ -34,7 +34,7 @@ enum Extraction {
 
         let principal = context.tenant
         let metadataJSON = metadata.map { String(decoding: JSONValue.object($0).jsonBytes, as: UTF8.self) } ?? "{}"
-        let (created, considered) = try context.services.expensiveSlots.withSlot(context.tenant.orgID) {
+        let (created, considered) = try context.withSlot(.query) {
             try context.pool.transaction { connection in
                 let (fresh, considered) = try freshStatements(statements, connection: connection, principal: principal,
                                                               spaceID: spaceID)
