@@ -52,6 +52,17 @@ public final class HTTPBodyStream: Sendable {
         return true
     }
 
+    /// Calls `callback` once every byte written so far has been handed to the client's socket (or
+    /// the client is gone), so a producer can write its next part without blocking a thread in
+    /// between: at once when nothing is queued, otherwise on the event loop (so `callback` must
+    /// only schedule work, never block).
+    public func whenDrained(_ callback: @escaping @Sendable () -> Void) {
+        state.whenDrained(callback)
+    }
+
+    /// Whether the client is still connected and the response not finished.
+    public var isOpen: Bool { state.isOpen }
+
     /// Ends the response. Later calls are ignored.
     public func finish() {
         if state.markFinished() {

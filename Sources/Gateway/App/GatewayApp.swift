@@ -32,7 +32,7 @@ struct GatewayApp {
             admission: Admission(pool: pool, isLimiting: configuration.isRateLimiting, storage: storage),
             usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
             workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics,
-            expensiveSlots: TenantSlots(perTenant: max(2, configuration.poolSize / 2), wait: configuration.poolWait),
+            tenantSlots: TenantSlots(limits: configuration.tenantLimits, wait: configuration.poolWait),
             storage: storage,
             idempotencySweeper: IdempotencySweeper(pool: pool, retention: configuration.idempotencyRetention,
                                                    interval: configuration.idempotencySweepInterval))

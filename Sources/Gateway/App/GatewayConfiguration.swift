@@ -42,6 +42,9 @@ struct GatewayConfiguration: Sendable {
     /// How often an instance tries to sweep expired idempotency records (well within the hour the
     /// contract allows).
     var idempotencySweepInterval: Duration = .seconds(300)
+    /// The share of the pool one tenant may hold at once on this instance (`TENANT_POOL_SHARE`,
+    /// in (0, 1]); see `TenantSlots.Limits.forPool`.
+    var tenantPoolShare = 0.5
 
     enum ConfigurationError: Error, CustomStringConvertible {
         case invalid(String, String)
@@ -118,7 +121,18 @@ struct GatewayConfiguration: Sendable {
         if let refresh = try integer("STORAGE_REFRESH_MS", 50...60_000) {
             configuration.storageRefreshInterval = .milliseconds(refresh)
         }
+        if let text = values["TENANT_POOL_SHARE"], !text.isEmpty {
+            guard let share = Double(text), share.isFinite, share > 0, share <= 1 else {
+                throw ConfigurationError.invalid("TENANT_POOL_SHARE", text)
+            }
+            configuration.tenantPoolShare = share
+        }
         return configuration
+    }
+
+    /// The per-tenant bounds of this configuration's pool.
+    var tenantLimits: TenantSlots.Limits {
+        TenantSlots.Limits.forPool(size: poolSize, share: tenantPoolShare)
     }
 
     var postgres: PostgresConfiguration {

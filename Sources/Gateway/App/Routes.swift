@@ -16,7 +16,7 @@ enum Routes {
         router.add("DELETE", "/v1/memories", Route(.tenant(.delete), Memories.erase))
         router.add("GET", "/v1/memories/count", Route(.tenant(.read), Memories.count))
         router.add("POST", "/v1/memories/batch", Route(.tenant(.write), MemoryBatch.importBatch))
-        router.add("GET", "/v1/memories/export", Route(.tenant(.read), MemoryExport.export))
+        router.add("GET", "/v1/memories/export", Route(.tenant(.read), slot: .export, MemoryExport.export))
         router.add("GET", "/v1/memories/{id}", Route(.tenant(.read), fused: Memories.fusedGet, Memories.get))
         router.add("PUT", "/v1/memories/{id}", Route(.tenant(.write), Memories.update))
         router.add("DELETE", "/v1/memories/{id}", Route(.tenant(.delete), Memories.delete))
@@ -30,8 +30,8 @@ enum Routes {
         router.add("DELETE", "/v1/spaces/{id}", Route(.tenant(.delete), Spaces.delete))
 
         // Query and extraction.
-        router.add("POST", "/v1/query", Route(.tenant(.read), Query.search))
-        router.add("POST", "/v1/query/extract", Route(.tenant(.write), Extraction.extract))
+        router.add("POST", "/v1/query", Route(.tenant(.read), slot: .query, Query.search))
+        router.add("POST", "/v1/query/extract", Route(.tenant(.write), slot: .query, Extraction.extract))
 
         // Usage.
         router.add("GET", "/v1/usage", Route(.tenant(.read), Usage.summary))

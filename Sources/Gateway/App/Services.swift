@@ -8,8 +8,8 @@ struct Services: Sendable {
     let usage: UsageRecorder
     let workers: WorkerPool
     let metrics: Metrics
-    /// Per-tenant bound on concurrent queries and extractions.
-    let expensiveSlots: TenantSlots
+    /// Per-tenant bounds on database use, exports, queries and extractions in flight.
+    let tenantSlots: TenantSlots
     /// Each tenant's stored bytes against its storage quota.
     let storage: StorageAccounting
     /// Deletes idempotency records past the replay window.

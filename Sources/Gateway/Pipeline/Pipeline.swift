@@ -12,12 +12,9 @@ struct Pipeline: Sendable {
     func run(route: Route, request: HTTPRequest, parameters: [String: String], template: String,
              responder: HTTPResponder) {
         let endpoint = "\(request.method == "HEAD" ? "GET" : request.method) \(template)"
-        var principal: Principal?
-        var rateHeaders: [(String, String)] = []
-        var response: HTTPResponse
+        var admitted = Admitted(route: route, request: request, parameters: parameters, template: template,
+                                endpoint: endpoint, responder: responder)
         do {
-            var admitted: Principal?
-            var fusedRow: PostgresRow?
             switch route.access {
             case .service:
                 break
@@ -29,18 +26,81 @@ struct Pipeline: Sendable {
                 let fused = request.headers["Idempotency-Key"] == nil
                     ? route.fused.flatMap { $0.prepare(request, parameters) } : nil
                 let (caller, row) = try authenticate(request, endpoint: endpoint, fused: fused)
-                principal = caller
-                admitted = caller
-                rateHeaders = caller.rateLimit.headers
-                fusedRow = row
+                admitted.principal = caller
+                admitted.rateHeaders = caller.rateLimit.headers
+                admitted.fusedRow = row
                 guard caller.scopes.contains(scope) else {
                     throw APIError.insufficientScope(scope.names.first ?? "read")
                 }
+                // A fused request has done its database work already; every other one first takes
+                // its tenant's slots, waiting for them without holding this worker.
+                if row == nil {
+                    let kinds: [TenantSlots.Kind] = [.connection] + (route.slot.map { [$0] } ?? [])
+                    let slots = services.tenantSlots
+                    let waiting = admitted
+                    guard let lease = slots.acquire(
+                        caller.orgID, kinds,
+                        granted: { lease in
+                            let accepted = services.workers.submit { serve(waiting, lease: lease) }
+                            if !accepted {
+                                lease.releaseAll()
+                                refuse(waiting, .unavailable(retryAfter: 1))
+                            }
+                        },
+                        timedOut: { kind in
+                            services.metrics.recordRateLimited()
+                            services.usage.recordRateLimited(principal: caller, endpoint: endpoint)
+                            refuse(waiting, .concurrentLimit(kind, limits: slots.limits))
+                        })
+                    else { return }
+                    serve(admitted, lease: lease)
+                    return
+                }
             }
-            let context = RequestContext(
-                request: request, parameters: parameters, query: QueryParameters(request.query),
-                routeTemplate: template, services: services, responder: responder, principal: admitted,
-                pool: Database(pool: services.pool))
+        } catch {
+            let apiError = Self.apiError(from: error, requestID: request.requestID)
+            let response = render(.failure(apiError), request: request, principal: nil, rateHeaders: admitted.rateHeaders)
+            finish(request: request, endpoint: endpoint, principal: admitted.principal, status: response.status)
+            responder.respond(response)
+            return
+        }
+        serve(admitted, lease: nil)
+    }
+
+    /// A request past authentication, admission and scope, on its way to the handler.
+    private struct Admitted: Sendable {
+        let route: Route
+        let request: HTTPRequest
+        let parameters: [String: String]
+        let template: String
+        let endpoint: String
+        let responder: HTTPResponder
+        var principal: Principal?
+        var rateHeaders: [(String, String)] = []
+        var fusedRow: PostgresRow?
+    }
+
+    /// Answers an admitted request with `error` before its handler ran (not counted as usage).
+    private func refuse(_ admitted: Admitted, _ error: APIError) {
+        let response = render(.failure(error), request: admitted.request, principal: nil,
+                              rateHeaders: admitted.rateHeaders)
+        services.metrics.record(route: admitted.endpoint, status: response.status, since: admitted.request.receivedAt)
+        admitted.responder.respond(response)
+    }
+
+    /// Runs the handler of an admitted request (holding `lease`, released when the handler is done
+    /// unless the handler took it) and answers.
+    private func serve(_ admitted: Admitted, lease: TenantSlots.Lease?) {
+        defer { lease?.releaseAll() }
+        let (route, request, endpoint, principal) = (admitted.route, admitted.request, admitted.endpoint, admitted.principal)
+        let rateHeaders = admitted.rateHeaders
+        var response: HTTPResponse
+        do {
+            var context = RequestContext(
+                request: request, parameters: admitted.parameters, query: QueryParameters(request.query),
+                routeTemplate: admitted.template, services: services, responder: admitted.responder,
+                principal: principal, pool: Database(pool: services.pool))
+            context.lease = lease
             if context.query.isMalformed {
                 throw APIError.invalidField("query", "the query string is not valid percent-encoded UTF-8")
             }
@@ -48,9 +108,10 @@ struct Pipeline: Sendable {
                 response = try Idempotency(pool: services.pool).run(key: key, context: context, rateHeaders: rateHeaders) { (bound: RequestContext) throws(APIError) -> APIResponse in
                     try self.invoke(route, bound)
                 } render: { result in
-                    self.render(result, request: request, principal: admitted, rateHeaders: rateHeaders)
+                    self.render(result, request: request, principal: principal, rateHeaders: rateHeaders)
                 }
             } else {
+                let fusedRow = admitted.fusedRow
                 let result: Result<APIResponse, APIError> = Result { () throws(APIError) in
                     if let fusedRow, let fused = route.fused {
                         do {
@@ -65,7 +126,7 @@ struct Pipeline: Sendable {
                     finish(request: request, endpoint: endpoint, principal: principal, status: 200)
                     return
                 }
-                response = render(result, request: request, principal: admitted, rateHeaders: rateHeaders)
+                response = render(result, request: request, principal: principal, rateHeaders: rateHeaders)
             }
         } catch {
             let apiError = Self.apiError(from: error, requestID: request.requestID)
@@ -83,7 +144,7 @@ struct Pipeline: Sendable {
             response.logFields.append(("key_prefix", principal.keyPrefix))
         }
         finish(request: request, endpoint: endpoint, principal: principal, status: response.status)
-        responder.respond(response)
+        admitted.responder.respond(response)
     }
 
     static func isIdempotentMethod(_ method: String) -> Bool {

@@ -15,6 +15,8 @@ struct RequestContext {
 
     /// Where the handler's statements go (see `Database`).
     var pool: Database
+    /// The tenant slots the pipeline took for this request (nil on service and operator routes).
+    var lease: TenantSlots.Lease? = nil
 
     /// The same request with its statements going to `database`.
     func binding(_ database: Database) -> RequestContext {
@@ -27,6 +29,31 @@ struct RequestContext {
     var tenant: Principal {
         guard let principal else { preconditionFailure("tenant route reached without a principal") }
         return principal
+    }
+
+    /// Runs `body` holding a slot of `kind`: the request's own when the pipeline took one for it,
+    /// else one taken now (a handler reached another way, such as a tool call).
+    /// - Throws: 429 `concurrent_limit_exceeded` when the tenant has none free.
+    func withSlot<T>(_ kind: TenantSlots.Kind, _ body: () throws -> T) throws -> T {
+        if lease?.holds(kind) == true { return try body() }
+        let slots = services.tenantSlots
+        guard let extra = slots.tryAcquire(tenant.orgID, [kind]) else {
+            throw APIError.concurrentLimit(kind, limits: slots.limits)
+        }
+        defer { extra.releaseAll() }
+        return try body()
+    }
+
+    /// The request's slots including one of `kind`, moved out of the request for work that
+    /// outlives it (an export's stream); taken now when the pipeline holds none of `kind`.
+    /// - Throws: 429 `concurrent_limit_exceeded` when the tenant has none free.
+    func takeSlots(_ kind: TenantSlots.Kind) throws(APIError) -> TenantSlots.Lease {
+        if let lease, lease.holds(kind) { return lease.take() }
+        let slots = services.tenantSlots
+        guard let taken = slots.tryAcquire(tenant.orgID, [kind]) else {
+            throw APIError.concurrentLimit(kind, limits: slots.limits)
+        }
+        return taken
     }
 
     /// A path parameter (`{id}`); routing guarantees it is present.

@@ -17,12 +17,16 @@ struct Route: Sendable {
     var handler: @Sendable (RequestContext) throws -> APIResponse
     /// The handler's work fused into the admission statement, where the route has it.
     var fused: FusedOperation?
+    /// A tenant slot the request holds besides its connection slot (`.query`, `.export`): the
+    /// pipeline waits for both before the handler runs (see `TenantSlots`).
+    var slot: TenantSlots.Kind?
 
-    init(_ access: Access, isInline: Bool = false, fused: FusedOperation? = nil,
+    init(_ access: Access, isInline: Bool = false, fused: FusedOperation? = nil, slot: TenantSlots.Kind? = nil,
          _ handler: @escaping @Sendable (RequestContext) throws -> APIResponse) {
         self.access = access
         self.isInline = isInline
         self.fused = fused
+        self.slot = slot
         self.handler = handler
     }
 }

@@ -35,7 +35,7 @@ enum Extraction {
         let principal = context.tenant
         let metadataJSON = metadata.map { String(decoding: JSONValue.object($0).jsonBytes, as: UTF8.self) } ?? "{}"
         try MemoryWrites.prepareStorage(context)
-        let (created, considered) = try context.services.expensiveSlots.withSlot(context.tenant.orgID) {
+        let (created, considered) = try context.withSlot(.query) {
             try context.pool.transaction { connection in
                 let (fresh, considered) = try freshStatements(statements, connection: connection, principal: principal,
                                                               spaceID: spaceID)

@@ -6,7 +6,9 @@ extension Memories {
 
     /// `GET /v1/memories`: newest first by `(created_at DESC, memory_id DESC)`, by `page` or by
     /// `cursor` (keyset paging: stable under concurrent inserts, each memory once; `page` is then
-    /// null). `data: {memories, page, per_page, has_more, next_cursor}`.
+    /// null). `data: {memories, page, per_page, has_more, next_cursor}`. A page holds at most
+    /// `per_page` memories and 4 MiB of JSON: one cut short by the size has `has_more` and a
+    /// `next_cursor` that continues after its last memory (with `page` too).
     static func list(_ context: RequestContext) throws -> APIResponse {
         let principal = context.tenant
         var issues = Issues()
@@ -39,32 +41,43 @@ extension Memories {
             conditions += " AND (m.created_at, m.memory_id) < ($\(createdAt)::timestamptz, $\(memoryID))"
         }
         parameters.append(.int(Int64(perPage + 1)))
-        var sql = """
-            SELECT \(MemoryObject.columns) FROM memories m WHERE \(conditions)
+        var inner = """
+            SELECT \(MemoryPage.memoryColumns()) FROM memories m WHERE \(conditions)
             ORDER BY m.created_at DESC, m.memory_id DESC LIMIT $\(parameters.count)
             """
         if let page {
             parameters.append(.int(Int64(page - 1) * Int64(perPage)))
-            sql += " OFFSET $\(parameters.count)"
+            inner += " OFFSET $\(parameters.count)"
         }
+        parameters.append(.int(Int64(MemoryPage.maxResponseBytes)))
+        let sql = MemoryPage.sizeCut(inner, order: "sort_created DESC, memory_id DESC", cutParameter: parameters.count)
         let rows = try context.pool.query(sql, parameters)
 
-        let shown = rows.prefix(perPage)
-        let hasMore = rows.count > perPage
+        // Written straight to bytes, item by item, stopping at the page's byte budget: the page
+        // is held once as JSON (then once in the envelope), never as a tree of values.
+        var data = Array(#"{"memories":["#.utf8)
+        let limit = MemoryPage.maxResponseBytes - MemoryPage.envelopeAllowance
+        let candidates = rows.prefix(perPage)
+        let shownCount = MemoryPage.appendItems(candidates, to: &data, limit: limit) { .object(MemoryObject.json($0)) }
+        let shown = candidates.prefix(shownCount)
+        let fetched = Int(rows.first?.int(MemoryPage.memoryFetchedColumn) ?? 0)
+        let hasMore = fetched > shownCount
         var nextCursor: JSONValue = .null
         if hasMore, let last = shown.last {
             let fields = [cursorKind, last.string(6) ?? "", last.string(0) ?? ""]
             nextCursor = .string(Cursor.encode(fields, orgID: principal.orgID, env: principal.env))
         }
-        let memories = shown.map { MemoryObject.json($0) }
-        var data = JSONObject()
-        data["memories"] = .array(memories.map(JSONValue.object))
-        data["page"] = page.map { .int($0) } ?? .null
-        data["per_page"] = .int(perPage)
-        data["has_more"] = .bool(hasMore)
-        data["next_cursor"] = nextCursor
-        var response = APIResponse(json: .object(data))
-        response.memoryIDs = memories.compactMap { $0["id"]?.stringValue }
+        data.append(contentsOf: #"],"page":"#.utf8)
+        JSONWriter.write(page.map { .int($0) } ?? .null, into: &data)
+        data.append(contentsOf: #","per_page":"#.utf8)
+        JSONWriter.write(.int(perPage), into: &data)
+        data.append(contentsOf: #","has_more":"#.utf8)
+        JSONWriter.write(.bool(hasMore), into: &data)
+        data.append(contentsOf: #","next_cursor":"#.utf8)
+        JSONWriter.write(nextCursor, into: &data)
+        data.append(UInt8(ascii: "}"))
+        var response = APIResponse(data: data)
+        response.memoryIDs = shown.compactMap { $0.string(0) }
         return response
     }
 

@@ -146,22 +146,69 @@ enum Memories {
         return response
     }
 
-    /// `GET /v1/memories/{id}/history`: `{versions: [...]}`, newest first; the current version has
-    /// `superseded_at: null` and `is_current: true`.
+    /// What a history cursor encodes: the memory and the last version shown.
+    private static let historyCursorKind = "history.v1"
+
+    /// `GET /v1/memories/{id}/history`: `{versions: [...], has_more, next_cursor}`, newest first,
+    /// `per_page` (1–100, default 100) versions and at most 4 MiB of JSON a page, `cursor` for the
+    /// next; the current version has `superseded_at: null` and `is_current: true`. 404 when the
+    /// memory is gone (on any page).
     static func history(_ context: RequestContext) throws -> APIResponse {
         let principal = context.tenant
         let memoryID = context.parameter("id")
+        var issues = Issues()
+        let perPage = Paging.perPage(context.query, &issues, defaultValue: 100)
+        var before = Int64(Int32.max)
+        if let cursor = context.query["cursor"] {
+            if let fields = Cursor.decode(cursor, orgID: principal.orgID, env: principal.env), fields.count == 3,
+               fields[0] == historyCursorKind, fields[1] == memoryID,
+               let version = Int64(fields[2]), (1...Int64(Int32.max)).contains(version)
+            {
+                before = version
+            } else {
+                issues.add("cursor", "is not a valid cursor for this memory's history")
+            }
+        }
+        try issues.check()
+        let inner = """
+            SELECT v.version, v.text, v.metadata::text AS metadata_text, gw_time(v.valid_from) AS valid_text,
+                   gw_time(v.superseded_at) AS superseded_text, v.is_current, v.request_id, v.key_prefix,
+                   (octet_length(v.text) + octet_length(v.metadata::text))::bigint AS gw_size
+              FROM \(MemoryObject.historySQL(condition: "memory_id = $3"))
+             WHERE v.version < $4
+             ORDER BY v.version DESC LIMIT $5
+            """
+        // One statement, one snapshot: the memory's existence and the page agree.
         let rows = try context.pool.query(
             """
-            SELECT \(MemoryObject.versionColumns) FROM \(MemoryObject.historySQL(condition: "memory_id = $3"))
-             ORDER BY v.version DESC
+            WITH page AS (\(MemoryPage.sizeCut(inner, order: "version DESC", cutParameter: 6)))
+            SELECT e.present, page.*
+              FROM (SELECT EXISTS (SELECT 1 FROM memories WHERE org_id = $1 AND env = $2 AND memory_id = $3) AS present) e
+              LEFT JOIN page ON true
+             ORDER BY page.version DESC
             """,
-            [.text(principal.orgID), .text(principal.env), .text(memoryID)])
-        // One statement, one snapshot: the current row is there unless the memory is gone.
-        guard let first = rows.first, first.bool(5) == true else { throw APIError.notFound("memory") }
-        var data = JSONObject()
-        data["versions"] = .array(rows.map { MemoryObject.versionJSON($0) })
-        var response = APIResponse(json: .object(data))
+            [.text(principal.orgID), .text(principal.env), .text(memoryID), .int(before), .int(Int64(perPage + 1)),
+             .int(Int64(MemoryPage.maxResponseBytes))])
+        guard let first = rows.first, first.bool(0) == true else { throw APIError.notFound("memory") }
+        let versionRows = rows.filter { !$0.isNull(1) }
+        var data = Array(#"{"versions":["#.utf8)
+        let candidates = versionRows.prefix(perPage)
+        let shownCount = MemoryPage.appendItems(
+            candidates, to: &data, limit: MemoryPage.maxResponseBytes - MemoryPage.envelopeAllowance
+        ) { MemoryObject.versionJSON($0, offset: 1) }
+        let fetched = Int(versionRows.first?.int(11) ?? 0)
+        let hasMore = fetched > shownCount
+        var nextCursor: JSONValue = .null
+        if hasMore, let last = candidates.prefix(shownCount).last, let version = last.int(1) {
+            nextCursor = .string(Cursor.encode([historyCursorKind, memoryID, String(version)],
+                                               orgID: principal.orgID, env: principal.env))
+        }
+        data.append(contentsOf: #"],"has_more":"#.utf8)
+        JSONWriter.write(.bool(hasMore), into: &data)
+        data.append(contentsOf: #","next_cursor":"#.utf8)
+        JSONWriter.write(nextCursor, into: &data)
+        data.append(UInt8(ascii: "}"))
+        var response = APIResponse(data: data)
         response.memoryIDs = [memoryID]
         return response
     }

@@ -1,22 +1,30 @@
+import Foundation
 import HTTPServer
 import PostgresStore
+import Synchronization
 
 /// `GET /v1/memories/export` (the export path): the memories matching the list filters as NDJSON
 /// (`application/x-ndjson`), one memory object per line, newest first; `include_history=true`
 /// adds `versions` (the history array, newest first, current version included).
 ///
-/// A consistent snapshot in constant memory: one `REPEATABLE READ` transaction, a server-side
-/// cursor fetched ``batchSize`` rows at a time, each batch written to the client before the next
-/// is fetched (the stream blocks while the client is slow). Filters are validated before the
-/// stream starts, so a 400 is an ordinary error response.
+/// The tenant's memories as of the moment the export starts (the `as_of` view over versions: a
+/// memory updated meanwhile shows the version it had then, one erased or expired meanwhile is
+/// left out, one created meanwhile is not in it), read page by page in short statements
+/// (keyset paging, at most ``pageRows`` rows and about ``MemoryPage/exportPageBytes`` stored
+/// bytes a page). No connection, transaction or thread is held while the client reads: a page is
+/// written, and the next is read only once the client has taken every byte of it
+/// (``HTTPBodyStream/whenDrained(_:)``). The export holds one of its tenant's export slots for its
+/// whole length and a connection slot only while reading a page. Filters are validated and the
+/// first page read before the stream starts, so a 400 or 503 is an ordinary error response.
 enum MemoryExport {
-    /// Rows fetched from the cursor per round trip.
-    static let batchSize = 500
+    /// Rows read per page at most.
+    static let pageRows = 500
+    /// How long a later page waits for one of its tenant's connection slots before the export is
+    /// given up (the client then sees a truncated body).
+    static let pageSlotWait: Duration = .seconds(30)
 
-    private static let cursorName = "memory_export"
-
-    /// The handler: validates, opens the snapshot and the cursor, then streams; returns
-    /// ``APIResponse/streamedResponse`` once the stream is finished.
+    /// The handler: validates, reads the first page, starts the stream and hands the rest to an
+    /// ``Job``; returns ``APIResponse/streamedResponse``.
     static func export(_ context: RequestContext) throws -> APIResponse {
         let principal = context.tenant
         var issues = Issues()
@@ -29,71 +37,196 @@ enum MemoryExport {
         }
         try issues.check()
 
-        try context.pool.withConnection { connection in
-            try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            var parameters: [PostgresValue] = []
-            let conditions = filter.whereClause(principal: principal, parameters: &parameters)
-            _ = try connection.query(
-                """
-                DECLARE \(cursorName) NO SCROLL CURSOR FOR
-                SELECT \(MemoryObject.columns) FROM memories m WHERE \(conditions)
-                 ORDER BY m.created_at DESC, m.memory_id DESC
-                """,
-                parameters)
-            var rows = try connection.query("FETCH \(batchSize) FROM \(cursorName)")
-
-            // From here on the response has started: errors end the stream, they cannot become a status.
-            var headers = HTTPHeaders()
-            headers.add("Content-Type", "application/x-ndjson")
-            headers.add("Cache-Control", "no-store")
-            for (name, value) in principal.rateLimit.headers { headers.add(name, value) }
-            let stream = context.responder.startStream(status: 200, headers: headers, logFields: [
-                ("org", principal.orgID), ("key_prefix", principal.keyPrefix),
-            ])
-            do {
-                while !rows.isEmpty {
-                    let versions =
-                        includeHistory ? try history(of: rows, principal: principal, connection: connection) : [:]
-                    var buffer: [UInt8] = []
-                    for row in rows {
-                        var memory = MemoryObject.json(row)
-                        if includeHistory {
-                            memory["versions"] = .array(versions[row.string(0) ?? ""] ?? [])
-                        }
-                        JSONWriter.write(.object(memory), into: &buffer)
-                        buffer.append(UInt8(ascii: "\n"))
-                    }
-                    guard stream.write(buffer) else { break }  // the client went away
-                    guard rows.count == batchSize else { break }
-                    rows = try connection.query("FETCH \(batchSize) FROM \(cursorName)")
-                }
-                try connection.execute("COMMIT")
-                stream.finish()
-            } catch {
-                // The status line is gone: end the body without its terminating chunk, so the
-                // client sees a truncated transfer rather than an export that looks complete.
-                Log.error("export interrupted", ["request_id": context.request.requestID, "error": "\(error)"])
-                stream.abort()
-            }
+        let lease = try context.takeSlots(.export)
+        // The moment of the snapshot, with PostgreSQL's precision (stored times are milliseconds).
+        guard let asOf = try context.pool.query("SELECT now()::text").first?.string(0) else {
+            throw APIError.internalError
         }
+        let job = Job(services: context.services, principal: principal, filter: filter,
+                      includeHistory: includeHistory, asOf: asOf, requestID: context.request.requestID, lease: lease)
+        let first = try job.readPage(context.pool)
+
+        // From here on the response has started: errors end the stream, they cannot become a status.
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "application/x-ndjson")
+        headers.add("Cache-Control", "no-store")
+        for (name, value) in principal.rateLimit.headers { headers.add(name, value) }
+        let stream = context.responder.startStream(status: 200, headers: headers, logFields: [
+            ("org", principal.orgID), ("key_prefix", principal.keyPrefix),
+        ])
+        lease.release(.connection)
+        job.write(first, to: stream)
         return APIResponse.streamedResponse
     }
 
-    /// The history of the memories in `rows`, read in the export's snapshot, keyed by memory id.
-    private static func history(of rows: PostgresRows, principal: Principal,
-                                connection: PostgresConnection) throws -> [String: [JSONValue]] {
-        let ids = rows.compactMap { $0.string(0) }
-        let versionRows = try connection.query(
-            """
-            SELECT v.memory_id, \(MemoryObject.versionColumns)
-              FROM \(MemoryObject.historySQL(condition: "memory_id = ANY ($3::text[])"))
-             ORDER BY v.memory_id, v.version DESC
-            """,
-            [.text(principal.orgID), .text(principal.env), .textArray(ids)])
-        var versions: [String: [JSONValue]] = [:]
-        for row in versionRows {
-            versions[row.string(0) ?? "", default: []].append(MemoryObject.versionJSON(row, offset: 1))
+    /// One export after its first page: where it is, and what it holds.
+    final class Job: Sendable {
+        struct Page: Sendable {
+            var bytes: [UInt8]
+            /// The keyset position after the page's last memory; nil when it was the last page.
+            var next: Position?
         }
-        return versions
+
+        struct Position: Sendable {
+            var createdAt: String
+            var memoryID: String
+        }
+
+        private let services: Services
+        private let principal: Principal
+        private let filter: MemoryFilter
+        private let includeHistory: Bool
+        private let asOf: String
+        private let requestID: String
+        /// The export slot (and, for the first page only, a connection slot), released at the end.
+        private let lease: TenantSlots.Lease
+        /// Read and written by one page at a time (pages never overlap); a Mutex for Sendable.
+        private let position = Mutex<Position?>(nil)
+
+        init(services: Services, principal: Principal, filter: MemoryFilter, includeHistory: Bool, asOf: String,
+             requestID: String, lease: TenantSlots.Lease) {
+            self.services = services
+            self.principal = principal
+            self.filter = filter
+            self.includeHistory = includeHistory
+            self.asOf = asOf
+            self.requestID = requestID
+            self.lease = lease
+        }
+
+        /// Writes `page`; then either ends the stream or reads the next page once the client has
+        /// taken this one (no thread waits in between).
+        func write(_ page: Page, to stream: HTTPBodyStream) {
+            guard stream.write(page.bytes) else { return end() }  // the client went away
+            guard let next = page.next else {
+                stream.finish()
+                return end()
+            }
+            position.withLock { $0 = next }
+            stream.whenDrained { [self] in
+                guard stream.isOpen else { return end() }
+                if !services.workers.submit({ self.continueAfterSlot(stream) }) { fail(stream, "workers busy") }
+            }
+        }
+
+        /// Takes a connection slot of the tenant (parked, not blocking, while it has none free),
+        /// then reads and writes the next page.
+        private func continueAfterSlot(_ stream: HTTPBodyStream) {
+            let slots = services.tenantSlots
+            let granted: @Sendable (TenantSlots.Lease) -> Void = { [self] pageLease in
+                if !services.workers.submit({ self.readAndWrite(stream, pageLease) }) {
+                    pageLease.releaseAll()
+                    fail(stream, "workers busy")
+                }
+            }
+            if let pageLease = slots.acquire(
+                principal.orgID, [.connection], wait: MemoryExport.pageSlotWait, granted: granted,
+                timedOut: { [self] _ in fail(stream, "no connection slot of the tenant within the wait") })
+            {
+                readAndWrite(stream, pageLease)
+            }
+        }
+
+        private func readAndWrite(_ stream: HTTPBodyStream, _ pageLease: TenantSlots.Lease) {
+            let page: Page
+            do {
+                defer { pageLease.releaseAll() }
+                guard stream.isOpen else { return end() }
+                page = try readPage(Database(pool: services.pool))
+            } catch {
+                return fail(stream, "\(error)")
+            }
+            write(page, to: stream)
+        }
+
+        /// The status line is gone: end the body without its terminating chunk, so the client
+        /// sees a truncated transfer rather than an export that looks complete.
+        private func fail(_ stream: HTTPBodyStream, _ reason: String) {
+            Log.error("export interrupted", ["request_id": requestID, "error": reason])
+            stream.abort()
+            end()
+        }
+
+        private func end() {
+            lease.releaseAll()
+        }
+
+        /// Reads the page after the current position: one statement (two in one short
+        /// transaction with the history), as of the export's start.
+        func readPage(_ database: Database) throws -> Page {
+            let after = position.withLock { $0 }
+            var parameters: [PostgresValue] = []
+            var conditions = filter.whereClause(principal: principal, parameters: &parameters)
+            parameters.append(.text(asOf))
+            let asOfParameter = "$\(parameters.count)::timestamptz"
+            if let after {
+                parameters.append(.text(after.createdAt))
+                parameters.append(.text(after.memoryID))
+                let (createdAt, memoryID) = (parameters.count - 1, parameters.count)
+                conditions += " AND (m.created_at, m.memory_id) < ($\(createdAt)::timestamptz, $\(memoryID))"
+            }
+            parameters.append(.int(Int64(MemoryExport.pageRows)))
+            let limit = parameters.count
+            parameters.append(.int(Int64(MemoryPage.exportPageBytes)))
+            let cut = parameters.count
+            // The as_of view: current rows written by then, and the versions current then of
+            // memories updated since (the only ones that can have such a version).
+            let snapshot = """
+                (SELECT org_id, env, memory_id, text, metadata, space_id, source, version, created_at, updated_at
+                   FROM memories WHERE org_id = $1 AND env = $2 AND updated_at <= \(asOfParameter)
+                 UNION ALL
+                 SELECT org_id, env, memory_id, text, metadata, space_id, source, version, created_at, valid_from
+                   FROM memory_versions
+                  WHERE org_id = $1 AND env = $2 AND valid_from <= \(asOfParameter) AND superseded_at > \(asOfParameter)
+                    AND memory_id IN (SELECT memory_id FROM memories
+                                       WHERE org_id = $1 AND env = $2 AND updated_at > \(asOfParameter))) m
+                """
+            let inner = """
+                SELECT \(MemoryPage.memoryColumns(sizeFactor: includeHistory ? "m.version + 1" : "1"))
+                  FROM \(snapshot) WHERE \(conditions)
+                 ORDER BY m.created_at DESC, m.memory_id DESC LIMIT $\(limit)
+                """
+            let sql = MemoryPage.sizeCut(inner, order: "sort_created DESC, memory_id DESC", cutParameter: cut)
+            let (rows, versions) = try database.transaction(isolation: .repeatableRead) { connection in
+                let rows = try connection.query(sql, parameters)
+                let versions = includeHistory && !rows.isEmpty ? try history(of: rows, connection: connection) : [:]
+                return (rows, versions)
+            }
+            var bytes: [UInt8] = []
+            for row in rows {
+                var memory = MemoryObject.json(row)
+                if includeHistory {
+                    memory["versions"] = .array(versions[row.string(0) ?? ""] ?? [])
+                }
+                JSONWriter.write(.object(memory), into: &bytes)
+                bytes.append(UInt8(ascii: "\n"))
+            }
+            let fetched = Int(rows.first?.int(MemoryPage.memoryFetchedColumn) ?? 0)
+            let isLast = fetched < MemoryExport.pageRows && fetched == rows.count
+            guard !isLast, let last = rows.last else { return Page(bytes: bytes, next: nil) }
+            return Page(bytes: bytes, next: Position(createdAt: last.string(6) ?? "", memoryID: last.string(0) ?? ""))
+        }
+
+        /// The history of the memories in `rows` as of the export's start, keyed by memory id: the
+        /// versions written by then, the one current then shown as current.
+        private func history(of rows: PostgresRows, connection: PostgresConnection) throws -> [String: [JSONValue]] {
+            let ids = rows.compactMap { $0.string(0) }
+            let later = "(v.superseded_at IS NULL OR v.superseded_at > $3::timestamptz)"
+            let versionRows = try connection.query(
+                """
+                SELECT v.memory_id, v.version, v.text, v.metadata::text, gw_time(v.valid_from),
+                       CASE WHEN \(later) THEN NULL ELSE gw_time(v.superseded_at) END, \(later),
+                       v.request_id, v.key_prefix
+                  FROM \(MemoryObject.historySQL(condition: "memory_id = ANY ($4::text[])"))
+                 WHERE v.valid_from <= $3::timestamptz
+                 ORDER BY v.memory_id, v.version DESC
+                """,
+                [.text(principal.orgID), .text(principal.env), .text(asOf), .textArray(ids)])
+            var versions: [String: [JSONValue]] = [:]
+            for row in versionRows {
+                versions[row.string(0) ?? "", default: []].append(MemoryObject.versionJSON(row, offset: 1))
+            }
+            return versions
+        }
     }
 }

@@ -28,7 +28,7 @@ enum Query {
         // Bounded per tenant in concurrency (and, like every statement, by DB_STATEMENT_TIMEOUT_MS),
         // so one tenant's heavy queries (long contexts, hybrid search over many memories) cannot
         // hold every connection. One statement, one round trip.
-        let rows = try context.services.expensiveSlots.withSlot(principal.orgID) {
+        let rows = try context.withSlot(.query) {
             // Unprepared: a custom plan folds the query's tsquery and uses the GIN index well; a
             // generic plan cannot (measured 7.9 ms against 0.14 ms for the candidate scan).
             try context.pool.query(sql.text, parameters, prepared: false)

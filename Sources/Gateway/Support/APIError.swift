@@ -75,3 +75,19 @@ struct Issues {
         throw APIError.invalidRequest(message, details: list)
     }
 }
+
+extension APIError {
+    /// 429 `concurrent_limit_exceeded`: the tenant already holds all its slots of `kind` on this
+    /// instance (see `TenantSlots`). Waiting a second usually cures it.
+    static func concurrentLimit(_ kind: TenantSlots.Kind, limits: TenantSlots.Limits) -> APIError {
+        let what: String
+        switch kind {
+        case .connection: what = "requests using the database (at most \(limits.connections))"
+        case .export: what = "exports (at most \(limits.exports))"
+        case .query: what = "queries and extractions (at most \(limits.queries))"
+        }
+        return APIError(status: 429, code: "concurrent_limit_exceeded",
+                        message: "too many concurrent \(what) for this tenant on this instance; retry shortly",
+                        retryAfter: 1, headers: [("Retry-After", "1")])
+    }
+}
