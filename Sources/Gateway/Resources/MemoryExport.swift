@@ -45,6 +45,7 @@ enum MemoryExport {
         let job = Job(services: context.services, principal: principal, filter: filter,
                       includeHistory: includeHistory, asOf: asOf, requestID: context.request.requestID, lease: lease)
         let first = try job.readPage(context.pool)
+        lease.release(.connection)
 
         // From here on the response has started: errors end the stream, they cannot become a status.
         var headers = HTTPHeaders()
@@ -54,7 +55,6 @@ enum MemoryExport {
         let stream = context.responder.startStream(status: 200, headers: headers, logFields: [
             ("org", principal.orgID), ("key_prefix", principal.keyPrefix),
         ])
-        lease.release(.connection)
         job.write(first, to: stream)
         return APIResponse.streamedResponse
     }
