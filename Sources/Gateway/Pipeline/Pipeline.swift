@@ -12,6 +12,19 @@ struct Pipeline: Sendable {
     func run(route: Route, request: HTTPRequest, parameters: [String: String], template: String,
              responder: HTTPResponder) {
         let endpoint = "\(request.method == "HEAD" ? "GET" : request.method) \(template)"
+        if let response = process(route: route, request: request, parameters: parameters, template: template,
+                                  endpoint: endpoint, responder: responder) {
+            responder.respond(response)
+        }
+    }
+
+    /// Runs one request through every step of `run` and returns its response instead of sending
+    /// it; nil when the handler streamed its answer through `responder` itself. Metrics and usage
+    /// are counted under `endpoint`. The MCP endpoint calls this with the REST request a tool call
+    /// stands for, so a tool call is admitted, limited, counted and made idempotent exactly as its
+    /// REST twin is.
+    func process(route: Route, request: HTTPRequest, parameters: [String: String], template: String,
+                 endpoint: String, responder: HTTPResponder) -> HTTPResponse? {
         var principal: Principal?
         var rateHeaders: [(String, String)] = []
         var response: HTTPResponse
@@ -44,7 +57,10 @@ struct Pipeline: Sendable {
             if context.query.isMalformed {
                 throw APIError.invalidField("query", "the query string is not valid percent-encoded UTF-8")
             }
-            if let key = request.headers["Idempotency-Key"], Self.isIdempotentMethod(request.method) {
+            // Service routes have no tenant to keep records for (`POST /mcp` passes the header on to
+            // the tool calls it makes).
+            if let key = request.headers["Idempotency-Key"], Self.isIdempotentMethod(request.method),
+               !route.access.isService {
                 response = try Idempotency(pool: services.pool).run(key: key, context: context, rateHeaders: rateHeaders) { (bound: RequestContext) throws(APIError) -> APIResponse in
                     try self.invoke(route, bound)
                 } render: { result in
@@ -63,7 +79,7 @@ struct Pipeline: Sendable {
                 }
                 if case .success(let value) = result, case .streamed = value.body {
                     finish(request: request, endpoint: endpoint, principal: principal, status: 200)
-                    return
+                    return nil
                 }
                 response = render(result, request: request, principal: admitted, rateHeaders: rateHeaders)
             }
@@ -76,7 +92,7 @@ struct Pipeline: Sendable {
             response.logFields.append(("key_prefix", principal.keyPrefix))
         }
         finish(request: request, endpoint: endpoint, principal: principal, status: response.status)
-        responder.respond(response)
+        return response
     }
 
     static func isIdempotentMethod(_ method: String) -> Bool {
@@ -196,15 +212,22 @@ struct Pipeline: Sendable {
         }
     }
 
+    /// The key's tenant and scopes, checked (401, 403) without taking a token from its bucket and
+    /// without counting a request: for protocol messages that do no work on the tenant's data.
+    func identify(_ request: HTTPRequest) throws(APIError) -> Principal {
+        try authenticate(request, endpoint: "", fused: nil, isLimited: false).0
+    }
+
     private func authenticate(_ request: HTTPRequest, endpoint: String,
-                              fused: (sql: String, parameters: [PostgresValue])?) throws(APIError) -> (Principal, PostgresRow?) {
+                              fused: (sql: String, parameters: [PostgresValue])?,
+                              isLimited: Bool = true) throws(APIError) -> (Principal, PostgresRow?) {
         let key = try Self.presentedKey(request)
         let address = ClientAddress.resolve(
             peer: request.peerAddress, forwardedFor: request.headers.values("X-Forwarded-For"),
             trustedProxies: services.configuration.trustedProxies)
         let outcome: Admission.Outcome
         do {
-            outcome = try services.admission.admit(key: key, clientAddress: address, fused: fused)
+            outcome = try services.admission.admit(key: key, clientAddress: address, fused: fused, isLimited: isLimited)
         } catch {
             throw Self.apiError(from: error, requestID: request.requestID)
         }
