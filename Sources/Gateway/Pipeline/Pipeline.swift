@@ -156,7 +156,7 @@ struct Pipeline: Sendable {
                                             processingMilliseconds: elapsedMilliseconds(since: request.receivedAt))
                 return HTTPResponse(status: response.status, headers: headers, body: body)
             case .raw(let contentType, let bytes):
-                headers.add("Content-Type", contentType)
+                if !bytes.isEmpty { headers.add("Content-Type", contentType) }  // no body, no type (MCP's 202)
                 return HTTPResponse(status: response.status, headers: headers, body: bytes)
             case .streamed:
                 return HTTPResponse(status: response.status, headers: headers)
