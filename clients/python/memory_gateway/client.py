@@ -16,9 +16,10 @@ DEFAULT_BASE_URL = "http://localhost:8080"
 
 def _resolve(api_key: Optional[str], base_url: Optional[str]) -> "tuple[str, str]":
     """The key (argument, else ``MEMORY_API_KEY``) and base URL (argument, else ``MEMORY_API_URL``,
-    else http://localhost:8080). No key anywhere is an error now rather than a 401 later."""
+    else http://localhost:8080). No key anywhere is an error now rather than a 401 later; a key
+    given explicitly (even ``""``) is sent as given."""
     key = api_key if api_key is not None else os.environ.get("MEMORY_API_KEY")
-    if not key:
+    if key is None:
         raise ValueError("no API key: pass api_key=... or set MEMORY_API_KEY")
     url = base_url if base_url is not None else (os.environ.get("MEMORY_API_URL") or DEFAULT_BASE_URL)
     return key, url
