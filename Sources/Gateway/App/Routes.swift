@@ -53,6 +53,9 @@ enum Routes {
         router.add("GET", "/v1/admin/tenants/{id}", Route(.operator, Tenants.get))
         router.add("PATCH", "/v1/admin/tenants/{id}", Route(.operator, Tenants.update))
         router.add("GET", "/v1/admin/billing", Route(.operator, Billing.report))
+
+        // MCP (Streamable HTTP): checks the key itself; each tool call runs one of the routes above.
+        router.add("POST", "/mcp", Route(.service, MCPEndpoint.handle))
         return router
     }
 }

@@ -94,3 +94,10 @@ struct JSONObject: Sendable, Equatable, Sequence {
         return true
     }
 }
+
+extension JSONObject: ExpressibleByDictionaryLiteral {
+    /// `["type": "object", "required": ["id"]]`: members in the order written.
+    init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self.init(elements)
+    }
+}

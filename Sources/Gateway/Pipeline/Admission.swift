@@ -61,8 +61,11 @@ final class Admission: Sendable {
     /// Decides one request, doing `fused` in the same statement when given (see `FusedOperation`).
     /// If the fused statement fails, admission is decided again alone and `fusedRow` is nil.
     /// `isStoring`: the request would store memory text (a write the storage quota may refuse).
+    /// `isLimited: false` checks the key (validity, suspension, `allowed_ips`) without taking a
+    /// token from its bucket: for protocol messages that do no work (MCP's `initialize`, `tools/list`).
     func admit(key: String, clientAddress: String,
-               fused: (sql: String, parameters: [PostgresValue])? = nil, isStoring: Bool = false) throws -> Outcome {
+               fused: (sql: String, parameters: [PostgresValue])? = nil, isStoring: Bool = false,
+               isLimited: Bool = true) throws -> Outcome {
         guard APIKeyMaterial.parse(key) != nil else { return .invalid }
         let hash = APIKeyMaterial.hash(key)
         let hashHex = hexString(hash)
@@ -76,7 +79,7 @@ final class Admission: Sendable {
             }
             if let refused { return .refused(refused.error, refused.principal) }
         }
-        let remembered = throttled.withLock { table -> Remembered? in
+        let remembered = !isLimited ? nil : throttled.withLock { table -> Remembered? in
             guard let entry = table[hashHex] else { return nil }
             if entry.until > now { return entry }
             table[hashHex] = nil
@@ -98,7 +101,7 @@ final class Admission: Sendable {
 
         databaseDecisions.add(1, ordering: .relaxed)
         let admission: [PostgresValue] = [
-            .bytea(hash), clientAddress.isEmpty ? .null : .text(clientAddress), .bool(isLimiting),
+            .bytea(hash), clientAddress.isEmpty ? .null : .text(clientAddress), .bool(isLimiting && isLimited),
         ]
         var rows: PostgresRows?
         var isFused = false

@@ -14,57 +14,108 @@ struct Pipeline: Sendable {
         let endpoint = "\(request.method == "HEAD" ? "GET" : request.method) \(template)"
         var admitted = Admitted(route: route, request: request, parameters: parameters, template: template,
                                 endpoint: endpoint, responder: responder)
+        let kinds: [TenantSlots.Kind]
         do {
-            switch route.access {
-            case .service:
-                break
-            case .operator:
-                try checkOperatorToken(request)
-            case .tenant(let scope):
-                // The hottest routes do their work in the admission's statement (one round trip),
-                // except with an Idempotency-Key, whose record must be claimed first.
-                let fused = request.headers["Idempotency-Key"] == nil
-                    ? route.fused.flatMap { $0.prepare(request, parameters) } : nil
-                let (caller, row) = try authenticate(request, endpoint: endpoint, fused: fused)
-                admitted.principal = caller
-                admitted.rateHeaders = caller.rateLimit.headers
-                admitted.fusedRow = row
-                guard caller.scopes.contains(scope) else {
-                    throw APIError.insufficientScope(scope.names.first ?? "read")
-                }
-                // A fused request has done its database work already; every other one first takes
-                // its tenant's slots, waiting for them without holding this worker.
-                if row == nil {
-                    let kinds: [TenantSlots.Kind] = [.connection] + (route.slot.map { [$0] } ?? [])
-                    let slots = services.tenantSlots
-                    let waiting = admitted
-                    guard let lease = slots.acquire(
-                        caller.orgID, kinds,
-                        granted: { lease in
-                            let accepted = services.workers.submit { serve(waiting, lease: lease) }
-                            if !accepted {
-                                lease.releaseAll()
-                                refuse(waiting, .unavailable(retryAfter: 1))
-                            }
-                        },
-                        timedOut: { kind in
-                            services.metrics.recordRateLimited()
-                            services.usage.recordRateLimited(principal: caller, endpoint: endpoint)
-                            refuse(waiting, .concurrentLimit(kind, limits: slots.limits))
-                        })
-                    else { return }
-                    serve(admitted, lease: lease)
-                    return
-                }
-            }
+            kinds = try admit(&admitted)
         } catch {
-            let apiError = Self.apiError(from: error, requestID: request.requestID)
-            let response = render(.failure(apiError), request: request, principal: nil, rateHeaders: admitted.rateHeaders)
-            finish(request: request, endpoint: endpoint, principal: admitted.principal, status: response.status)
-            responder.respond(response)
+            responder.respond(refusal(error, admitted))
             return
         }
-        serve(admitted, lease: nil)
+        guard let principal = admitted.principal, !kinds.isEmpty else {
+            serve(admitted, lease: nil)
+            return
+        }
+        // Every other tenant request first takes its tenant's slots, waiting for them without
+        // holding this worker.
+        let slots = services.tenantSlots
+        let waiting = admitted
+        guard let lease = slots.acquire(
+            principal.orgID, kinds,
+            granted: { lease in
+                let accepted = services.workers.submit { serve(waiting, lease: lease) }
+                if !accepted {
+                    lease.releaseAll()
+                    refuse(waiting, .unavailable(retryAfter: 1))
+                }
+            },
+            timedOut: { kind in refuse(waiting, concurrentLimit(kind, waiting)) })
+        else { return }
+        serve(admitted, lease: lease)
+    }
+
+    /// Runs one request through every step of `run` on the calling (worker) thread and returns its
+    /// response instead of sending it; nil when the handler streamed its answer through
+    /// `responder` itself. Metrics and usage are counted under `endpoint`. The MCP endpoint calls
+    /// this with the REST request a tool call stands for, so a tool call is admitted, limited,
+    /// counted and made idempotent exactly as its REST twin is. A tool call past its tenant's
+    /// slots waits for them on this thread (it already holds a worker for the MCP request).
+    func process(route: Route, request: HTTPRequest, parameters: [String: String], template: String,
+                 endpoint: String, responder: HTTPResponder) -> HTTPResponse? {
+        var admitted = Admitted(route: route, request: request, parameters: parameters, template: template,
+                                endpoint: endpoint, responder: responder)
+        let kinds: [TenantSlots.Kind]
+        do {
+            kinds = try admit(&admitted)
+        } catch {
+            return refusal(error, admitted)
+        }
+        guard let principal = admitted.principal, !kinds.isEmpty else {
+            return response(admitted, lease: nil)
+        }
+        switch services.tenantSlots.acquireWaiting(principal.orgID, kinds) {
+        case .success(let lease):
+            return response(admitted, lease: lease)
+        case .failure(let full):
+            let refused = render(.failure(concurrentLimit(full.kind, admitted)), request: request, principal: nil,
+                                 rateHeaders: admitted.rateHeaders)
+            services.metrics.record(route: endpoint, status: refused.status, since: request.receivedAt)
+            return refused
+        }
+    }
+
+    /// Authentication, admission and scope of `admitted` (filling in its principal, rate headers
+    /// and fused row); returns the tenant slots its handler must hold (none for service and
+    /// operator routes, and for a fused request whose database work is already done).
+    private func admit(_ admitted: inout Admitted) throws -> [TenantSlots.Kind] {
+        let (route, request) = (admitted.route, admitted.request)
+        switch route.access {
+        case .service:
+            return []
+        case .operator:
+            try checkOperatorToken(request)
+            return []
+        case .tenant(let scope):
+            // The hottest routes do their work in the admission's statement (one round trip),
+            // except with an Idempotency-Key, whose record must be claimed first.
+            let fused = request.headers["Idempotency-Key"] == nil
+                ? route.fused.flatMap { $0.prepare(request, admitted.parameters) } : nil
+            let (caller, row) = try authenticate(request, endpoint: admitted.endpoint, fused: fused)
+            admitted.principal = caller
+            admitted.rateHeaders = caller.rateLimit.headers
+            admitted.fusedRow = row
+            guard caller.scopes.contains(scope) else {
+                throw APIError.insufficientScope(scope.names.first ?? "read")
+            }
+            return row == nil ? [.connection] + (route.slot.map { [$0] } ?? []) : []
+        }
+    }
+
+    /// The answer to a request refused before its handler ran (401, 403, 429 of the limiter...).
+    private func refusal(_ error: any Error, _ admitted: Admitted) -> HTTPResponse {
+        let request = admitted.request
+        let apiError = Self.apiError(from: error, requestID: request.requestID)
+        let response = render(.failure(apiError), request: request, principal: nil, rateHeaders: admitted.rateHeaders)
+        finish(request: request, endpoint: admitted.endpoint, principal: admitted.principal, status: response.status)
+        return response
+    }
+
+    /// The 429 for a request whose tenant's `kind` slots stayed full: counted as rate limited.
+    private func concurrentLimit(_ kind: TenantSlots.Kind, _ admitted: Admitted) -> APIError {
+        if let principal = admitted.principal {
+            services.metrics.recordRateLimited()
+            services.usage.recordRateLimited(principal: principal, endpoint: admitted.endpoint)
+        }
+        return .concurrentLimit(kind, limits: services.tenantSlots.limits)
     }
 
     /// A request past authentication, admission and scope, on its way to the handler.
@@ -88,9 +139,16 @@ struct Pipeline: Sendable {
         admitted.responder.respond(response)
     }
 
-    /// Runs the handler of an admitted request (holding `lease`, released when the handler is done
-    /// unless the handler took it) and answers.
+    /// Runs the handler of an admitted request and answers it.
     private func serve(_ admitted: Admitted, lease: TenantSlots.Lease?) {
+        if let response = response(admitted, lease: lease) {
+            admitted.responder.respond(response)
+        }
+    }
+
+    /// Runs the handler of an admitted request (holding `lease`, released when the handler is done
+    /// unless the handler took it) and returns its response; nil when the handler streamed it.
+    private func response(_ admitted: Admitted, lease: TenantSlots.Lease?) -> HTTPResponse? {
         defer { lease?.releaseAll() }
         let (route, request, endpoint, principal) = (admitted.route, admitted.request, admitted.endpoint, admitted.principal)
         let rateHeaders = admitted.rateHeaders
@@ -104,7 +162,10 @@ struct Pipeline: Sendable {
             if context.query.isMalformed {
                 throw APIError.invalidField("query", "the query string is not valid percent-encoded UTF-8")
             }
-            if let key = request.headers["Idempotency-Key"], Self.isIdempotentMethod(request.method) {
+            // Service routes have no tenant to keep records for (`POST /mcp` passes the header on to
+            // the tool calls it makes).
+            if let key = request.headers["Idempotency-Key"], Self.isIdempotentMethod(request.method),
+               !route.access.isService {
                 response = try Idempotency(pool: services.pool).run(key: key, context: context, rateHeaders: rateHeaders) { (bound: RequestContext) throws(APIError) -> APIResponse in
                     try self.invoke(route, bound)
                 } render: { result in
@@ -124,7 +185,7 @@ struct Pipeline: Sendable {
                 }
                 if case .success(let value) = result, case .streamed = value.body {
                     finish(request: request, endpoint: endpoint, principal: principal, status: 200)
-                    return
+                    return nil
                 }
                 response = render(result, request: request, principal: principal, rateHeaders: rateHeaders)
             }
@@ -144,7 +205,7 @@ struct Pipeline: Sendable {
             response.logFields.append(("key_prefix", principal.keyPrefix))
         }
         finish(request: request, endpoint: endpoint, principal: principal, status: response.status)
-        admitted.responder.respond(response)
+        return response
     }
 
     static func isIdempotentMethod(_ method: String) -> Bool {
@@ -208,7 +269,7 @@ struct Pipeline: Sendable {
                                             processingMilliseconds: elapsedMilliseconds(since: request.receivedAt))
                 return HTTPResponse(status: response.status, headers: headers, body: body)
             case .raw(let contentType, let bytes):
-                headers.add("Content-Type", contentType)
+                if !bytes.isEmpty { headers.add("Content-Type", contentType) }  // no body, no type (MCP's 202)
                 return HTTPResponse(status: response.status, headers: headers, body: bytes)
             case .streamed:
                 return HTTPResponse(status: response.status, headers: headers)
@@ -273,8 +334,15 @@ struct Pipeline: Sendable {
         }
     }
 
+    /// The key's tenant and scopes, checked (401, 403) without taking a token from its bucket and
+    /// without counting a request: for protocol messages that do no work on the tenant's data.
+    func identify(_ request: HTTPRequest) throws(APIError) -> Principal {
+        try authenticate(request, endpoint: "", fused: nil, isLimited: false).0
+    }
+
     private func authenticate(_ request: HTTPRequest, endpoint: String,
-                              fused: (sql: String, parameters: [PostgresValue])?) throws(APIError) -> (Principal, PostgresRow?) {
+                              fused: (sql: String, parameters: [PostgresValue])?,
+                              isLimited: Bool = true) throws(APIError) -> (Principal, PostgresRow?) {
         let key = try Self.presentedKey(request)
         let address = ClientAddress.resolve(
             peer: request.peerAddress, forwardedFor: request.headers.values("X-Forwarded-For"),
@@ -283,7 +351,7 @@ struct Pipeline: Sendable {
         do {
             outcome = try services.admission.admit(
                 key: key, clientAddress: address, fused: fused,
-                isStoring: StorageAccounting.storingEndpoints.contains(endpoint))
+                isStoring: StorageAccounting.storingEndpoints.contains(endpoint), isLimited: isLimited)
         } catch {
             throw Self.apiError(from: error, requestID: request.requestID)
         }

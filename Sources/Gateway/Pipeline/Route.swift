@@ -9,6 +9,11 @@ struct Route: Sendable {
         case tenant(ScopeSet)
         /// The operator token.
         case `operator`
+
+        var isService: Bool {
+            if case .service = self { return true }
+            return false
+        }
     }
 
     var access: Access

@@ -83,6 +83,26 @@ final class TenantSlots: Sendable {
         return nil
     }
 
+    /// The kind that stayed full when a blocking `acquireWaiting` gave up.
+    struct Full: Error, Sendable {
+        let kind: Kind
+    }
+
+    /// Takes `kinds` for `orgID`, blocking the calling thread up to `wait` for them: only for a
+    /// caller that already holds a worker for a request of the same tenant (an MCP tool call made
+    /// from within `POST /mcp`), never on an event loop.
+    func acquireWaiting(_ orgID: String, _ kinds: [Kind]) -> Result<Lease, Full> {
+        let outcome = Mutex<Result<Lease, Full>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        if let lease = acquire(orgID, kinds,
+                               granted: { lease in outcome.withLock { $0 = .success(lease) }; done.signal() },
+                               timedOut: { kind in outcome.withLock { $0 = .failure(Full(kind: kind)) }; done.signal() }) {
+            return .success(lease)
+        }
+        done.wait()
+        return outcome.withLock { $0 } ?? .failure(Full(kind: kinds.first ?? .connection))
+    }
+
     /// How many slots of `kind` `orgID` holds now (for tests and metrics).
     func inUse(_ orgID: String, _ kind: Kind) -> Int {
         state.withLock { $0.inUse[orgID]?[kind.rawValue] ?? 0 }

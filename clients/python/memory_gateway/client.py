@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from typing import Any, Iterable, Iterator, Optional
 
@@ -10,6 +11,18 @@ from .transport import Response, Transport
 __version__ = "1.0.0"
 _UNSET: Any = object()
 _USER_AGENT = f"memory-gateway-python/{__version__}"
+DEFAULT_BASE_URL = "http://localhost:8080"
+
+
+def _resolve(api_key: Optional[str], base_url: Optional[str]) -> "tuple[str, str]":
+    """The key (argument, else ``MEMORY_API_KEY``) and base URL (argument, else ``MEMORY_API_URL``,
+    else http://localhost:8080). No key anywhere is an error now rather than a 401 later; a key
+    given explicitly (even ``""``) is sent as given."""
+    key = api_key if api_key is not None else os.environ.get("MEMORY_API_KEY")
+    if key is None:
+        raise ValueError("no API key: pass api_key=... or set MEMORY_API_KEY")
+    url = base_url if base_url is not None else (os.environ.get("MEMORY_API_URL") or DEFAULT_BASE_URL)
+    return key, url
 
 
 def _quote(identifier: str) -> str:
@@ -185,7 +198,8 @@ class _APIKeys:
 
 
 class MemoryGateway:
-    """A tenant's client: ``MemoryGateway(api_key)``.
+    """A tenant's client: ``MemoryGateway(api_key)``, or ``MemoryGateway()`` with the key in
+    ``MEMORY_API_KEY`` (and the base URL in ``MEMORY_API_URL``, default http://localhost:8080).
 
     Every method returns the envelope's ``data`` as a plain ``dict`` (a :class:`Response`, which
     also carries ``.meta`` and ``.request_id``); ``client.last_request_id`` is the request id of the
@@ -196,8 +210,9 @@ class MemoryGateway:
     ``Idempotency-Key``, waiting at most ``max_retry_wait`` seconds each time.
     """
 
-    def __init__(self, api_key: str, base_url: str = "http://localhost:8080", timeout: float = 10, *,
+    def __init__(self, api_key: Optional[str] = None, base_url: Optional[str] = None, timeout: float = 10, *,
                  max_retries: int = 0, max_retry_wait: float = 30) -> None:
+        api_key, base_url = _resolve(api_key, base_url)
         self._t = Transport(api_key, base_url, timeout, max_retries, max_retry_wait, _USER_AGENT)
         self.memories = _Memories(self._t)
         self.spaces = _Spaces(self._t)

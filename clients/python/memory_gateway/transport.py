@@ -16,12 +16,26 @@ from .errors import ConnectionFailed, GatewayError, RateLimitError, ServiceUnava
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-class Response(dict):
-    """The ``data`` of a success envelope: a plain ``dict``, plus the envelope's ``meta``, the
-    ``request_id``, the HTTP ``status``, the (lower-cased) ``headers`` and ``replayed``
-    (``Idempotent-Replayed: true``)."""
+class Meta(dict):
+    """The envelope's ``meta``: a ``dict`` whose keys also read as attributes
+    (``response.meta.request_id``, ``response.meta.processing_time_ms``); a key the gateway did not
+    send reads as ``None``."""
 
-    meta: dict
+    request_id: Optional[str]
+    processing_time_ms: Optional[int]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.get(name)
+
+
+class Response(dict):
+    """The ``data`` of a success envelope: a plain ``dict`` (``response["id"]``), plus the envelope's
+    ``meta`` (:class:`Meta`: ``response.meta.request_id``), the ``request_id``, the HTTP ``status``,
+    the (lower-cased) ``headers`` and ``replayed`` (``Idempotent-Replayed: true``)."""
+
+    meta: Meta
     request_id: Optional[str]
     status: int
     headers: dict
@@ -140,7 +154,7 @@ class Transport:
                 return raw.decode("utf-8")
             envelope = jsonlib.loads(raw.decode("utf-8")) if raw else {}
             result = Response(envelope.get("data") or {})
-            result.meta = envelope.get("meta") or {}
+            result.meta = Meta(envelope.get("meta") or {})
             result.request_id = result.meta.get("request_id") or headers.get("x-request-id")
             result.status = status
             result.headers = headers

