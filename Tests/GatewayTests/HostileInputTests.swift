@@ -88,6 +88,33 @@ import Testing
         #expect(Metadata.expansion(of: JSONObject([("a", .number(JSONNumber(validatedText: "1e5", integer: nil)))])) == 5)
     }
 
+    /// Query-string values at the edges: a clear answer, never a 500 from PostgreSQL refusing
+    /// what the gateway let through.
+    @Test(arguments: [
+        ("/v1/usage/history?from=0000-01-01&to=0000-01-05", 400),
+        ("/v1/usage/history?to=0000-01-05", 400),
+        ("/v1/memories?per_page=99999999999999999999999", 400),
+        ("/v1/memories?page=-9223372036854775808", 400),
+        ("/v1/memories?metadata.n=0e99999999999999999999", 200),
+        ("/v1/memories?metadata.n=1e-9223372036854775808", 200),
+        ("/v1/memories/count?metadata.n=-0e-99999999999999", 200),
+    ])
+    func edgeQueryValuesGetAClearAnswer(_ target: String, _ status: Int) throws {
+        let tenant = try Self.roomyTenant()
+        let response = try Self.gateway.client().call("GET", target, key: tenant.key)
+        #expect(response.status == status, "\(target): \(response.text)")
+    }
+
+    @Test func queryFiltersWithANumberNoMetadataCanHoldAreA400() throws {
+        let tenant = try Self.roomyTenant()
+        let body = #"{"context":"tea","filters":{"n":[1,{"m":0e99999999999999}]}}"#
+        let response = try Self.gateway.client().request(
+            "POST", "/v1/query", headers: [("Authorization", "Bearer \(tenant.key)"), ("Content-Type", "application/json")],
+            body: Array(body.utf8))
+        #expect(response.status == 400, "\(response.text)")
+        #expect(response.json?["error"]?["details"]?[0]?["field"]?.stringValue == "filters", "\(response.text)")
+    }
+
     // MARK: Singleton headers
 
     static let singletons = ["Authorization", "X-API-Key", "Idempotency-Key", "Content-Type"]

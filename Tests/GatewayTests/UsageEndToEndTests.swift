@@ -172,9 +172,10 @@ enum UsageGateways {
         // ...unless it asks for test.
         let asked = try a.call("GET", "/v1/usage?environment=test", key: tenant.key).data
         #expect((asked?["by_endpoint"]?["GET /v1/account"]?.intValue ?? 0) == 4)
-        // And the test key may look at live.
-        let liveFromTest = try a.call("GET", "/v1/usage?environment=live", key: testKey.key).data
-        #expect(liveFromTest?["by_endpoint"]?["POST /v1/account/api-keys"]?.intValue == 1)
+        // But the test key may not look at live (contract v1.1: test keys see test data only).
+        let liveFromTest = try a.call("GET", "/v1/usage?environment=live", key: testKey.key)
+        #expect(liveFromTest.status == 403)
+        #expect(liveFromTest.errorCode == "insufficient_scope")
     }
 
     @Test(arguments: ["prod", "LIVE", "", "test,live"])

@@ -58,11 +58,11 @@ mgl_load() {
     [ -f "$MG_LOCAL_DIR/env" ] || { echo "not set up: run deploy/local/up" >&2; return 1; }
     # shellcheck disable=SC1091
     . "$MG_LOCAL_DIR/env"
-    # PostgreSQL takes a password over TCP (scripts/postgres.sh makes one per data directory); the
-    # pgbouncer in front of it trusts loopback clients and logs in to PostgreSQL with that password.
+    # PostgreSQL takes a password over TCP (scripts/postgres.sh makes one per data directory), and
+    # so does the pgbouncer in front of it (the same one): no local process gets in as superuser.
     MG_PG_PASSWORD=$(cat "$MG_LOCAL_DIR/pg/password" 2>/dev/null || true)
     MG_DIRECT_URL="postgresql://postgres:$MG_PG_PASSWORD@127.0.0.1:$MG_PG_PORT/memory_gateway"
-    MG_POOLED_URL="postgresql://postgres@127.0.0.1:$MG_BOUNCER_PORT/memory_gateway"
+    MG_POOLED_URL="postgresql://postgres:$MG_PG_PASSWORD@127.0.0.1:$MG_BOUNCER_PORT/memory_gateway"
     MG_BIN=${MG_BIN:-$MG_REPO/.build/release/memory-gateway}
 }
 
@@ -111,7 +111,7 @@ memory_gateway = host=127.0.0.1 port=$MG_PG_PORT dbname=memory_gateway user=post
 listen_addr = 127.0.0.1
 listen_port = $MG_BOUNCER_PORT
 unix_socket_dir =
-auth_type = trust
+auth_type = scram-sha-256
 auth_file = $dir/userlist.txt
 pool_mode = transaction
 max_client_conn = 1000
@@ -123,8 +123,9 @@ server_login_retry = 1
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI
-    chmod 600 "$dir/pgbouncer.ini"   # it holds the PostgreSQL password
-    echo '"postgres" ""' > "$dir/userlist.txt"
+    # Both hold the PostgreSQL password (pgbouncer checks clients against it with SCRAM).
+    (umask 077; echo "\"postgres\" \"$MG_PG_PASSWORD\"" > "$dir/userlist.txt")
+    chmod 600 "$dir/pgbouncer.ini" "$dir/userlist.txt"
     if [ "$(id -u)" = 0 ]; then chown -R postgres "$dir"; fi
     mgl_pid_alive "$dir/pgbouncer.pid" && return 0
     # pgbouncer refuses to run as root.

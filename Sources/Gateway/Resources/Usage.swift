@@ -143,13 +143,14 @@ enum Usage {
         var issues = Issues()
         var fromDay: UTCDate.Civil?
         var toDay: UTCDate.Civil?
+        // Year 0000 parses as a date but exists in no calendar PostgreSQL knows: refused here.
         if let from {
-            fromDay = UTCDate.parseDay(from)
-            if fromDay == nil { issues.add("from", "must be a date YYYY-MM-DD") }
+            fromDay = UTCDate.parseDay(from).flatMap { $0.year >= 1 ? $0 : nil }
+            if fromDay == nil { issues.add("from", "must be a date YYYY-MM-DD (years 0001-9999)") }
         }
         if let to {
-            toDay = UTCDate.parseDay(to)
-            if toDay == nil { issues.add("to", "must be a date YYYY-MM-DD") }
+            toDay = UTCDate.parseDay(to).flatMap { $0.year >= 1 ? $0 : nil }
+            if toDay == nil { issues.add("to", "must be a date YYYY-MM-DD (years 0001-9999)") }
         }
         try issues.check()
         let end = toDay ?? UTCDate.civil(today)

@@ -173,8 +173,9 @@ enum Metadata {
     /// refuse to read it as jsonb at all.
     static func containsUnstorableNumber(_ value: JSONValue) -> Bool {
         switch value {
-        case .number:
-            return expansion(of: JSONObject([("n", value)])) > maxBytes
+        case .number(let number):
+            let alone = JSONObject([("n", value)])
+            return number.text.utf8.count + expansion(of: alone) > maxBytes
         case .array(let elements):
             return elements.contains { containsUnstorableNumber($0) }
         case .object(let object):
