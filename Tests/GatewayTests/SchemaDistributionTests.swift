@@ -13,7 +13,7 @@ import Testing
     /// Tenant-owned tables whose statements must name `org_id`.
     static let tenantTables = [
         "memories", "memory_versions", "spaces", "idempotency_keys", "usage_counters", "usage_alerts",
-        "quota_counters", "api_keys", "audit_log", "rate_limits",
+        "quota_counters", "api_keys", "audit_log", "rate_limits", "storage_usage", "storage_deltas",
     ]
 
     /// String literals that touch a tenant table without `org_id` on purpose (file name, a fragment of
@@ -21,8 +21,12 @@ import Testing
     /// entry: it lives in SQL, in `gw_admit` of m0001, and on Citus it reads a reference table or a
     /// hash → org lookup table; see docs/operations-scaling.md.)
     static let allowedStatements: [(file: String, fragment: String, why: String)] = [
-        // None today. Candidates when they land: billing across all tenants (Billing.swift) is
-        // operator-only and may fan out to every shard; expiry sweeps of idempotency_keys likewise.
+        // Candidates when they land: billing across all tenants (Billing.swift) is operator-only
+        // and may fan out to every shard.
+        ("IdempotencySweeper.swift", "DELETE FROM idempotency_keys",
+         "the expiry sweep of every tenant's old records, in the background; fans out to every shard"),
+        ("StorageAccounting.swift", "DELETE FROM storage_deltas",
+         "folding every tenant's storage deltas, in the background; fans out to every shard"),
     ]
 
     /// Interpolations that always carry the tenant condition, so a literal using them names `org_id`

@@ -23,7 +23,9 @@ CREATE TABLE storage_usage (
 );
 CREATE TABLE storage_deltas (
     org_id text NOT NULL,
-    bytes  bigint NOT NULL
+    seq    bigint GENERATED ALWAYS AS IDENTITY,
+    bytes  bigint NOT NULL,
+    PRIMARY KEY (org_id, seq)
 );
 
 CREATE FUNCTION gw_storage_added() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -36,6 +36,9 @@ final class Admission: Sendable {
     private let storage: StorageAccounting?
     /// Remembered refusals past this many are pruned of expired ones.
     private static let rememberedPruneThreshold = 10_000
+    /// The longest a refusal is repeated without asking PostgreSQL: a key that expires meanwhile
+    /// (no notification tells of it) is answered 401 within this, as a rate-limit refusal allows.
+    static let rememberedAtMost = 60
 
     /// false only to measure what the limiter costs (`GATEWAY_RATE_LIMITS=off`).
     private let isLimiting: Bool
@@ -73,7 +76,7 @@ final class Admission: Sendable {
         if isStoring, let storage {
             let refused = storageRefused.withLock { table -> Remembered? in
                 guard let entry = table[hashHex] else { return nil }
-                if storage.isFull(orgID: entry.principal.orgID) { return entry }
+                if entry.until > now, storage.isFull(orgID: entry.principal.orgID) { return entry }
                 table[hashHex] = nil
                 return nil
             }
@@ -157,7 +160,8 @@ final class Admission: Sendable {
                 status: 429, code: "quota_exceeded",
                 message: "the monthly request quota of \(principal.monthlyQuota) is used up",
                 retryAfter: retryAfter, headers: [("Retry-After", String(retryAfter))])
-            // Until the next period, or until an operator raises the quota (a notification).
+            // Until the next period (asking again each minute), or until an operator raises the
+            // quota (a notification).
             remember(hashHex, error: error, principal: principal, retryAfter: retryAfter, now: now)
             return .refused(error, principal)
         default:
@@ -174,8 +178,8 @@ final class Admission: Sendable {
         guard retryAfter > 1 else { return }
         throttled.withLock { table in
             if table.count >= Self.rememberedPruneThreshold { table = table.filter { $0.value.until > now } }
-            table[hashHex] = Remembered(until: now + .seconds(retryAfter - 1), at: now, error: error,
-                                        principal: principal)
+            table[hashHex] = Remembered(until: now + .seconds(min(retryAfter - 1, Self.rememberedAtMost)), at: now,
+                                        error: error, principal: principal)
         }
     }
 
@@ -190,7 +194,8 @@ final class Admission: Sendable {
             if table.count >= Self.rememberedPruneThreshold {
                 table = table.filter { storage.isFull(orgID: $0.value.principal.orgID) }
             }
-            table[hashHex] = Remembered(until: now, at: now, error: error, principal: principal)
+            table[hashHex] = Remembered(until: now + .seconds(Self.rememberedAtMost), at: now, error: error,
+                                        principal: principal)
         }
     }
 

@@ -96,6 +96,11 @@ struct Pipeline: Sendable {
             guard caller.scopes.contains(scope) else {
                 throw APIError.insufficientScope(scope.names.first ?? "read")
             }
+            if StorageAccounting.storingEndpoints.contains(admitted.endpoint) {
+                // Read a tenant's storage figure on its first write here before any transaction
+                // (an idempotent one holds a connection), so the check never leases a second one.
+                _ = try services.storage.figure(orgID: caller.orgID)
+            }
             return row == nil ? [.connection] + (route.slot.map { [$0] } ?? []) : []
         }
     }
