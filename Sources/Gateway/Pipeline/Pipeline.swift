@@ -42,6 +42,9 @@ struct Pipeline: Sendable {
                 routeTemplate: template, services: services, responder: responder, principal: admitted,
                 pool: Database(pool: services.pool))
             if context.query.isMalformed {
+                if let name = context.query.malformedName {
+                    throw APIError.invalidField(name, "not valid percent-encoded UTF-8 (or holds NUL)")
+                }
                 throw APIError.invalidField("query", "the query string is not valid percent-encoded UTF-8")
             }
             if let key = request.headers["Idempotency-Key"], Self.isIdempotentMethod(request.method) {
