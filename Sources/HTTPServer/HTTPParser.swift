@@ -292,7 +292,7 @@ struct HTTPParser {
         let end = lf - 1
         var i = start
         var size = 0
-        while i < end, let digit = hexValue(buffer[i]) {
+        while i < end, let digit = ASCII.hexValue(buffer[i]) {
             guard size <= (Int.max >> 4) else { throw .badRequest("chunk size overflow") }
             size = size << 4 | Int(digit)
             i += 1
@@ -308,15 +308,6 @@ struct HTTPParser {
             }
         }
         return size
-    }
-
-    private func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte &- UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte &- UInt8(ascii: "a") &+ 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte &- UInt8(ascii: "A") &+ 10
-        default: nil
-        }
     }
 
     /// Parses a complete head (request line, fields, final empty line) and validates its framing.

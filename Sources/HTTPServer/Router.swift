@@ -150,35 +150,6 @@ struct RouteTable: Sendable {
 
     /// Decodes `%XX` escapes; nil for an invalid escape, a decoded NUL or invalid UTF-8.
     static func percentDecode(_ part: Substring) -> String? {
-        let utf8 = Array(part.utf8)
-        guard utf8.contains(UInt8(ascii: "%")) else { return String(part) }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(utf8.count)
-        var i = 0
-        while i < utf8.count {
-            let byte = utf8[i]
-            if byte == UInt8(ascii: "%") {
-                guard i + 2 < utf8.count, let high = hexValue(utf8[i + 1]), let low = hexValue(utf8[i + 2]) else {
-                    return nil
-                }
-                let decoded = high << 4 | low
-                if decoded == 0 { return nil }
-                bytes.append(decoded)
-                i += 3
-            } else {
-                bytes.append(byte)
-                i += 1
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        PercentEncoding.decode(part, plusIsSpace: false)
     }
 }

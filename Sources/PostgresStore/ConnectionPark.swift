@@ -17,54 +17,56 @@ final class ConnectionPark: @unchecked Sendable {
     }
 
     private let condition = NSCondition()
-    private var state: PoolState
+    private var state: PoolState<PostgresConnection>
+    private var nextRequestID: PoolState<PostgresConnection>.RequestID = 0
 
     /// An empty park for at most `maximumSize` connections.
     init(maximumSize: Int) {
         state = PoolState(maximumSize: maximumSize)
     }
 
-    /// Takes a parked connection or a slot to open one, waiting until `deadline` for a release.
+    /// Takes a parked connection or a slot to open one, waiting in line until `deadline` for a release.
     func lease(until deadline: ContinuousClock.Instant) -> LeaseOutcome {
         condition.lock()
         defer { condition.unlock() }
+        nextRequestID += 1
+        let id = nextRequestID
+        var action = state.lease(id, now: .now, deadline: deadline)
         while true {
-            switch state.lease() {
+            switch action {
             case .use(let connection):
                 return .use(connection)
             case .connect:
                 return .connect
-            case .fail:
+            case .timedOut:
+                return .timedOut
+            case .closed:
                 return .closed
-            case .wait:
-                let remaining = deadline - .now
-                if remaining <= .zero {
-                    state.leaseTimedOut()
-                    return .timedOut
+            case .wait(let until):
+                let remaining = until - .now
+                if remaining > .zero {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: remaining.timeInterval))
                 }
-                state.waitStarted()
-                _ = condition.wait(until: Date(timeIntervalSinceNow: remaining.timeInterval))
-                state.waitEnded()
+                action = state.waitEnded(id, now: .now)
             }
         }
     }
 
-    /// Frees the slot of a connection that could not be opened or was found dead.
-    func slotFreed() {
-        condition.lock()
-        state.connectFailed()
-        condition.signal()
-        condition.unlock()
-    }
-
-    /// Hands a leased connection back (`nil`: it was discarded). Returns it when the pool closed in the
-    /// meantime, for the caller to drop outside the lock.
+    /// Hands a leased connection back (`nil`: it was discarded, or could not be opened, and its slot is
+    /// free). Returns it when the pool closed in the meantime, for the caller to drop outside the lock.
     func release(_ connection: PostgresConnection?) -> PostgresConnection? {
         condition.lock()
-        let toClose = state.release(connection)
-        condition.signal()
-        condition.unlock()
-        return toClose
+        defer { condition.unlock() }
+        switch state.release(connection) {
+        case .none:
+            return nil
+        case .wake:
+            // Waiters check whether they were served: wake them all (few wait at once).
+            condition.broadcast()
+            return nil
+        case .close(let connection):
+            return connection
+        }
     }
 
     /// Closes the park and wakes every waiter; returns the parked connections for the caller to drop.

@@ -85,12 +85,12 @@ public final class PostgresPool: Sendable {
             switch park.lease(until: deadline) {
             case .use(let connection):
                 if connection.isAlive() { return connection }
-                park.slotFreed()  // dead while parked (server restarted): drop it, try the next
+                _ = park.release(nil)  // dead while parked (server restarted): drop it, try the next
             case .connect:
                 do throws(StoreError) {
                     return try PostgresConnection(configuration: configuration)
                 } catch {
-                    park.slotFreed()
+                    _ = park.release(nil)
                     throw error
                 }
             case .timedOut:

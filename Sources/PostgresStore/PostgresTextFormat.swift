@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Pure functions over bytes, no libpq, so they are tested without a server too. Parsing is by hand
 /// (no `DateFormatter`, no intermediate `String`) because it runs once per value of every row.
-enum PostgresTextFormat {
+public enum PostgresTextFormat {
     /// Type OIDs sent with parameters, so the server never guesses (`pg_type.oid`).
     enum TypeOID {
         static let unspecified: UInt32 = 0
@@ -142,7 +142,8 @@ enum PostgresTextFormat {
 
     // MARK: Calendar (proleptic Gregorian, H. Hinnant's algorithms)
 
-    static func days(fromCivilYear year: Int64, month: Int64, day: Int64) -> Int64 {
+    /// Days since 1970-01-01 of a proleptic Gregorian date.
+    public static func days(fromCivilYear year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -152,7 +153,8 @@ enum PostgresTextFormat {
         return era * 146_097 + dayOfEra - 719_468
     }
 
-    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+    /// The proleptic Gregorian date `days` after 1970-01-01.
+    public static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097

@@ -1,7 +1,9 @@
 /// What went wrong talking to PostgreSQL, classified by SQLSTATE (never by message text).
 ///
-/// The gateway maps these once at its edge: `.unavailable` to 503, `.invalidInput` to 400, the
-/// constraint cases to 409/422, `.server` to 500. Messages are for logs only.
+/// The gateway maps these once at its edge (`APIError.init(_:requestID:)`, exhaustively):
+/// `.unavailable` and `.serializationFailure` to 503, `.invalidInput` to 400, `.uniqueViolation` and
+/// `.foreignKeyViolation` to 409, `.checkViolation` (input the handlers should have refused) to 500,
+/// `.server` to 500 except `57014` query_canceled (503). Messages are for logs only.
 public enum StoreError: Error, Sendable, Equatable {
     /// Cannot connect, the connection was lost, the server is shutting down, or a pool lease timed out.
     case unavailable(String)

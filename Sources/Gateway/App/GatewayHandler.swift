@@ -51,11 +51,9 @@ struct GatewayHandler: HTTPHandler {
         responder.respond(response)
     }
 
+    /// The server's own refusals (malformed HTTP, 408, limits), rendered like every other error.
     func errorResponse(status: Int, code: String, message: String, requestID: String) -> HTTPResponse {
-        var headers = HTTPHeaders()
-        headers.add("Content-Type", "application/json")
-        headers.add("Cache-Control", "no-store")
-        let error = APIError(status: status, code: code, message: message)
-        return HTTPResponse(status: status, headers: headers, body: Envelope.error(error, requestID: requestID))
+        APIError(status: status, code: code, message: message)
+            .response(requestID: requestID, headers: HTTPHeaders([("Cache-Control", "no-store")]))
     }
 }

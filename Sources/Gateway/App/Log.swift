@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 
 /// Operational log lines on stderr, `key=value`. Never keys, hashes, Authorization or bodies.
 enum Log {
@@ -20,10 +21,6 @@ enum Log {
     }
 
     private static func quoted(_ value: String) -> String {
-        if value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }) || value.isEmpty {
-            return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n") + "\""
-        }
-        return value
+        LogValue.quoted(value)
     }
 }

@@ -14,9 +14,8 @@ import PostgresStore
 /// the gateway are taken over after 60 s.
 struct Idempotency {
     let pool: PostgresPool
-
-    static let replayWindowHours = 24
-    static let abandonedAfterSeconds = 60
+    /// The takeover and expiry limits of records.
+    var limits = IdempotencyRecord.Limits()
 
     func run(key: String, context: RequestContext, rateHeaders: [(String, String)],
              work: (RequestContext) throws(APIError) -> APIResponse,
@@ -71,9 +70,7 @@ struct Idempotency {
         case .conflict(let message):
             throw APIError(status: 409, code: "idempotency_conflict", message: message)
         case .replay(let status, let location, let body):
-            var headers = HTTPHeaders()
-            if request.path.hasPrefix("/v1/") { headers.add("Cache-Control", "no-store") }
-            for (name, value) in rateHeaders { headers.add(name, value) }
+            var headers = APIError.baseHeaders(path: request.path, rateHeaders: rateHeaders)
             headers.add("Content-Type", "application/json")
             if let location { headers.add("Location", location) }
             headers.add("Idempotent-Replayed", "true")
@@ -122,48 +119,58 @@ struct Idempotency {
         case replay(status: Int, location: String?, body: [UInt8])
     }
 
+    /// Looks at the key's record (locking it: a concurrent first request's uncommitted record is
+    /// waited for), decides with ``IdempotencyRecord/decide(_:limits:)``, and claims the key when
+    /// the decision is to do the work.
     private func claim(_ connection: PostgresConnection, orgID: String, env: String, key: String,
                        fingerprint: [UInt8]) throws -> Claim {
-        // One statement: insert a fresh claim, or take over an expired or abandoned one; else
-        // return what is there.
+        let scope: [PostgresValue] = [.text(orgID), .text(env), .text(key)]
         let rows = try connection.query(
             """
-            WITH existing AS (
-                SELECT fingerprint, status, headers, body, started_at, completed_at
-                  FROM idempotency_keys WHERE org_id = $1 AND env = $2 AND idem_key = $3 FOR UPDATE
-            ), takeover AS (
-                UPDATE idempotency_keys k
+            SELECT fingerprint = $4, status, headers, body,
+                   extract(epoch FROM clock_timestamp() - started_at)::float8
+              FROM idempotency_keys WHERE org_id = $1 AND env = $2 AND idem_key = $3 FOR UPDATE
+            """,
+            scope + [.bytea(fingerprint)])
+        let record = rows.first.map { row in
+            IdempotencyRecord(
+                fingerprintMatches: row.bool(0) == true, status: row.int(1).flatMap { Int(exactly: $0) },
+                location: row.string(2), body: row.bytes(3) ?? [],
+                age: .milliseconds(Self.milliseconds(fromSeconds: row.double(4) ?? 0)))
+        }
+        switch IdempotencyRecord.decide(record, limits: limits) {
+        case .claim:
+            let inserted = try connection.query(
+                """
+                INSERT INTO idempotency_keys (org_id, env, idem_key, fingerprint) VALUES ($1, $2, $3, $4)
+                ON CONFLICT DO NOTHING RETURNING 1
+                """,
+                scope + [.bytea(fingerprint)])
+            // Nothing inserted: a concurrent first request inserted between our look and our insert.
+            return inserted.isEmpty ? .raced : .proceed
+        case .expired, .takeover:
+            _ = try connection.query(
+                """
+                UPDATE idempotency_keys
                    SET fingerprint = $4, status = NULL, headers = NULL, body = NULL, memory_ids = '{}',
                        started_at = clock_timestamp(), completed_at = NULL
-                  FROM existing e
-                 WHERE k.org_id = $1 AND k.env = $2 AND k.idem_key = $3
-                   AND (e.started_at < clock_timestamp() - make_interval(hours => \(Self.replayWindowHours))
-                        OR (e.status IS NULL AND e.fingerprint = $4
-                            AND e.started_at < clock_timestamp() - make_interval(secs => \(Self.abandonedAfterSeconds))))
-                RETURNING 1
-            ), inserted AS (
-                INSERT INTO idempotency_keys (org_id, env, idem_key, fingerprint)
-                SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM existing)
-                ON CONFLICT DO NOTHING
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM takeover) + (SELECT count(*) FROM inserted) AS claimed,
-                   e.fingerprint = $4, e.status, e.headers, e.body
-              FROM (SELECT 1) one LEFT JOIN existing e ON true
-            """,
-            [.text(orgID), .text(env), .text(key), .bytea(fingerprint)])
-        guard let row = rows.first else { return .conflict("the request could not be claimed; retry") }
-        if (row.int(0) ?? 0) > 0 { return .proceed }
-        guard row.bool(1) == true else {
-            if row.isNull(1) {
-                // A concurrent first request inserted between our snapshot and insert.
-                return .raced
-            }
+                 WHERE org_id = $1 AND env = $2 AND idem_key = $3
+                """,
+                scope + [.bytea(fingerprint)])
+            return .proceed
+        case .replay(let status, let location, let body):
+            return .replay(status: status, location: location, body: body)
+        case .wait:
+            return .conflict("a request with this Idempotency-Key is still in flight")
+        case .conflict:
             return .conflict("this Idempotency-Key was used with another request")
         }
-        guard let status = row.int(2) else {
-            return .conflict("a request with this Idempotency-Key is still in flight")
-        }
-        return .replay(status: Int(status), location: row.string(3), body: row.bytes(4) ?? [])
+    }
+
+    /// Whole milliseconds of a non-negative number of seconds, saturating (a clock step back is 0).
+    static func milliseconds(fromSeconds seconds: Double) -> Int64 {
+        guard seconds.isFinite, seconds > 0 else { return 0 }
+        let milliseconds = seconds * 1000
+        return milliseconds >= Double(Int64.max) ? Int64.max : Int64(milliseconds)
     }
 }

@@ -165,6 +165,9 @@ struct Pipeline: Sendable {
                 principal: principal, pool: Database(pool: services.pool))
             context.lease = lease
             if context.query.isMalformed {
+                if let name = context.query.malformedName {
+                    throw APIError.invalidField(name, "not valid percent-encoded UTF-8 (or holds NUL)")
+                }
                 throw APIError.invalidField("query", "the query string is not valid percent-encoded UTF-8")
             }
             // Service routes have no tenant to keep records for (`POST /mcp` passes the header on to
@@ -226,44 +229,15 @@ struct Pipeline: Sendable {
         }
     }
 
-    /// The one place errors become API errors. Nothing internal reaches the client.
+    /// The one place errors become API errors: ``APIError/init(_:requestID:)``.
     static func apiError(from error: any Error, requestID: String) -> APIError {
-        switch error {
-        case let error as APIError:
-            return error
-        case let error as StoreError:
-            switch error {
-            case .unavailable:
-                return .unavailable(retryAfter: 2)
-            case .uniqueViolation:
-                return .conflict("the object already exists")
-            case .serializationFailure:
-                // Retried once already by the transaction: contention that a retry soon resolves.
-                return APIError(status: 503, code: "service_unavailable",
-                                message: "the request conflicted with concurrent ones; retry it", retryAfter: 1)
-            case .server(let sqlstate, _) where sqlstate == "57014":
-                return APIError(status: 503, code: "service_unavailable",
-                                message: "the request took too long and was cancelled; narrow it (fewer words, a space_id, filters) or retry later",
-                                retryAfter: 5)
-            case .invalidInput:
-                return .invalidRequest("a value is not valid",
-                                       details: [.init(field: "body", message: "a value is out of range or not valid")])
-            default:
-                Log.error("store error", ["request_id": requestID, "error": "\(error)"])
-                return .internalError
-            }
-        default:
-            Log.error("unexpected error", ["request_id": requestID, "error": "\(error)"])
-            return .internalError
-        }
+        APIError(error, requestID: requestID)
     }
 
     /// Builds the HTTP response for a handler's result.
     func render(_ result: Result<APIResponse, APIError>, request: HTTPRequest, principal: Principal?,
                 rateHeaders: [(String, String)]) -> HTTPResponse {
-        var headers = HTTPHeaders()
-        if request.path.hasPrefix("/v1/") { headers.add("Cache-Control", "no-store") }
-        for (name, value) in rateHeaders { headers.add(name, value) }
+        var headers = APIError.baseHeaders(path: request.path, rateHeaders: rateHeaders)
         switch result {
         case .success(let response):
             for (name, value) in response.headers { headers.add(name, value) }
@@ -280,13 +254,7 @@ struct Pipeline: Sendable {
                 return HTTPResponse(status: response.status, headers: headers)
             }
         case .failure(let error):
-            for (name, value) in error.headers { headers.add(name, value) }
-            if let retryAfter = error.retryAfter, !headers.contains("Retry-After") {
-                headers.add("Retry-After", String(retryAfter))
-            }
-            headers.add("Content-Type", "application/json")
-            return HTTPResponse(status: error.status, headers: headers,
-                                body: Envelope.error(error, requestID: request.requestID))
+            return error.response(requestID: request.requestID, headers: headers)
         }
     }
 

@@ -1,8 +1,11 @@
+import HTTPServer
 /// The decoded `name=value` pairs of a query string, in order.
 struct QueryParameters: Sendable {
     private(set) var pairs: [(name: String, value: String)] = []
-    /// Set when some part could not be decoded (bad percent-encoding or UTF-8).
+    /// Set when some part could not be decoded (bad percent-encoding, NUL or invalid UTF-8).
     private(set) var isMalformed = false
+    /// The name of the first parameter whose value could not be decoded, when its name could.
+    private(set) var malformedName: String?
 
     init(_ query: String) {
         guard !query.isEmpty else { return }
@@ -17,6 +20,7 @@ struct QueryParameters: Sendable {
                 value = ""
             }
             guard let decodedName = Self.decode(name), let decodedValue = Self.decode(value) else {
+                if !isMalformed, let decodedName = Self.decode(name) { malformedName = decodedName }
                 isMalformed = true
                 continue
             }
@@ -29,33 +33,8 @@ struct QueryParameters: Sendable {
         pairs.first { $0.name == name }?.value
     }
 
-    /// Percent-decoding with `+` as space; nil on a bad escape or invalid UTF-8.
+    /// Percent-decoding with `+` as space; nil on a bad escape, a decoded NUL or invalid UTF-8.
     static func decode(_ text: Substring) -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            switch byte {
-            case UInt8(ascii: "+"):
-                bytes.append(UInt8(ascii: " "))
-            case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                    return nil
-                }
-                bytes.append(high << 4 | low)
-            default:
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
+        PercentEncoding.decode(text, plusIsSpace: true)
     }
 }

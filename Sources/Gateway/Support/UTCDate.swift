@@ -1,4 +1,5 @@
 import Foundation
+import PostgresStore
 
 /// Calendar arithmetic in UTC without Foundation formatters (they are slow and locale-bound).
 enum UTCDate {
@@ -14,29 +15,15 @@ enum UTCDate {
         return civil(daysSinceEpoch: seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400)
     }
 
-    /// Howard Hinnant's days-to-civil.
+    /// Howard Hinnant's days-to-civil (one implementation, in `PostgresStore`).
     static func civil(daysSinceEpoch days: Int) -> Civil {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return Civil(year: m <= 2 ? y + 1 : y, month: m, day: d)
+        let c = PostgresTextFormat.civil(fromDays: Int64(days))
+        return Civil(year: Int(c.year), month: Int(c.month), day: Int(c.day))
     }
 
     /// Days since 1970-01-01 of a civil date.
     static func daysSinceEpoch(_ c: Civil) -> Int {
-        let y = c.month <= 2 ? c.year - 1 : c.year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = c.month > 2 ? c.month - 3 : c.month + 9
-        let doy = (153 * mp + 2) / 5 + c.day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        Int(PostgresTextFormat.days(fromCivilYear: Int64(c.year), month: Int64(c.month), day: Int64(c.day)))
     }
 
     static func format(_ c: Civil) -> String {
