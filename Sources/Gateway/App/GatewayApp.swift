@@ -39,7 +39,9 @@ struct GatewayApp {
             onReconnect: { services.admission.forgetThrottled() })
         listener.start()
         services.usage.start()
-        return RunningGateway(server: server, services: services, listener: listener)
+        let sweeper = MemorySweeper(pool: pool, configuration: configuration.expirySweep)
+        sweeper.start()
+        return RunningGateway(server: server, services: services, listener: listener, sweeper: sweeper)
     }
 
     /// PostgreSQL may still be starting (several instances and the database come up together).
@@ -63,9 +65,12 @@ struct RunningGateway: Sendable {
     let server: HTTPServer
     let services: Services
     let listener: PostgresListener
+    /// Deletes expired memories in the background.
+    let sweeper: MemorySweeper
 
-    /// After the server drained: flush usage, stop workers, listener and pool.
+    /// After the server drained: flush usage, stop the sweeper, workers, listener and pool.
     func finish() {
+        sweeper.stop()
         services.usage.stop()
         services.workers.stop()
         listener.stop()

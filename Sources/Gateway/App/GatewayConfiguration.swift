@@ -32,6 +32,8 @@ struct GatewayConfiguration: Sendable {
     /// PostgreSQL cancels a statement running longer; a server silent for 2 s more is given up as
     /// dead (503), so a hung database never holds a request much longer than this.
     var statementTimeout: Duration = .seconds(15)
+    /// How the background deletion of expired memories paces itself (`EXPIRY_SWEEP_INTERVAL_MS`).
+    var expirySweep = MemorySweeper.Configuration()
 
     enum ConfigurationError: Error, CustomStringConvertible {
         case invalid(String, String)
@@ -90,6 +92,9 @@ struct GatewayConfiguration: Sendable {
         if let wait = try integer("DB_POOL_WAIT_MS", 1...60_000) { configuration.poolWait = .milliseconds(wait) }
         if let timeout = try integer("DB_STATEMENT_TIMEOUT_MS", 100...3_600_000) {
             configuration.statementTimeout = .milliseconds(timeout)
+        }
+        if let sweep = try integer("EXPIRY_SWEEP_INTERVAL_MS", 100...60_000) {
+            configuration.expirySweep.interval = .milliseconds(sweep)
         }
         return configuration
     }
