@@ -238,29 +238,56 @@ enum ExpiryTestGateway {
         let gateway = ExpiryTestGateway.shared
         let pool = gateway.running.services.pool
         let (orgID, _) = try gateway.createTenant()
-        // 1,200 expired memories with history: more than two of the sweeper's batches.
-        try pool.query(
-            """
-            INSERT INTO memories (org_id, env, memory_id, text, expires_at)
-            SELECT $1, 'live', 'swept-' || i, 'swept ' || i, now() - interval '1 minute' FROM generate_series(1, 1200) i
-            """, [.text(orgID)])
-        try pool.query(
-            """
-            INSERT INTO memory_versions (org_id, env, memory_id, version, text, metadata, source, created_at, valid_from,
-                                         superseded_at)
-            SELECT $1, 'live', 'swept-' || i, 1, 'old', '{}', 'api', now(), now(), now() FROM generate_series(1, 1200) i
-            """, [.text(orgID)])
+        // 1,200 memories with history, expired long ago (so the oldest of all), inserted and swept
+        // in one transaction: no other sweeper sees them before this one has taken its batch.
         let swept = try pool.transaction { connection in
-            try MemoryExpiry.deleteExpired(connection, limit: 50)
+            _ = try connection.query(
+                """
+                INSERT INTO memories (org_id, env, memory_id, text, expires_at)
+                SELECT $1, 'live', 'swept-' || i, 'swept ' || i, '2000-01-01T00:00:00Z' FROM generate_series(1, 1200) i
+                """, [.text(orgID)])
+            _ = try connection.query(
+                """
+                INSERT INTO memory_versions (org_id, env, memory_id, version, text, metadata, source, created_at,
+                                             valid_from, superseded_at)
+                SELECT $1, 'live', 'swept-' || i, 1, 'old', '{}', 'api', now(), now(), now() FROM generate_series(1, 1200) i
+                """, [.text(orgID)])
+            return try MemoryExpiry.deleteExpired(connection, limit: 50)
         }
         #expect(swept.count == 50)
-        #expect(swept.allSatisfy { $0.env == "live" && !$0.memoryID.isEmpty })
+        #expect(Set(swept).count == 50)
+        #expect(swept.allSatisfy { $0.orgID == orgID && $0.env == "live" && $0.memoryID.hasPrefix("swept-") })
+        let remaining = try pool.query(
+            "SELECT (SELECT count(*) FROM memories WHERE org_id = $1), (SELECT count(*) FROM memory_versions WHERE org_id = $1)",
+            [.text(orgID)])
+        #expect(remaining.first?.int(0) ?? 0 <= 1150)
+        #expect(remaining.first?.int(0) == remaining.first?.int(1), "history goes with its memory")
         #expect(try eventually(timeout: .seconds(60)) {
             let rows = try pool.query(
-                """
-                SELECT (SELECT count(*) FROM memories WHERE org_id = $1) + (SELECT count(*) FROM memory_versions WHERE org_id = $1)
-                """, [.text(orgID)])
+                "SELECT (SELECT count(*) FROM memories WHERE org_id = $1) + (SELECT count(*) FROM memory_versions WHERE org_id = $1)",
+                [.text(orgID)])
             return rows.first?.int(0) == 0
+        }, "the running sweepers delete the rest in batches")
+    }
+
+    @Test func onlyOneInstanceSweepsAtATime() throws {
+        let gateway = ExpiryTestGateway.shared
+        let pool = gateway.running.services.pool
+        let tenant = try gateway.createTenant()
+        let sweeper = MemorySweeper(pool: pool, configuration: MemorySweeper.Configuration())
+        try pool.withConnection { connection in
+            // Another instance's sweep holds the lock: this one deletes nothing, even with work to do.
+            _ = try connection.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [.text(MemorySweeper.lockName)])
+            defer {
+                _ = try? connection.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [.text(MemorySweeper.lockName)])
+            }
+            try pool.query("INSERT INTO memories (org_id, env, memory_id, text, expires_at) VALUES ($1, 'live', 'locked', 'x', now())",
+                           [.text(tenant.orgID)])
+            #expect(try sweeper.sweep() == 0)
+            #expect(try Self.storedRows(pool, orgID: tenant.orgID, id: "locked").current == 1)
+        }
+        #expect(try eventually(timeout: .seconds(60)) {
+            try sweeper.sweep() >= 0 && Self.storedRows(pool, orgID: tenant.orgID, id: "locked").current == 0
         })
     }
 }

@@ -7,8 +7,3 @@
 ALTER TABLE memories ADD COLUMN expires_at timestamptz;
 CREATE INDEX memories_expiry ON memories (expires_at) WHERE expires_at IS NOT NULL;
 
--- Metadata filter operators: the elements an operator is checked against, the value itself
--- unless it is an array (then its elements, as containment does). STRICT: a missing key (NULL)
--- gives no element, so it matches no operator but $exists: false.
-CREATE FUNCTION gw_elements(value jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
-$$ SELECT CASE WHEN jsonb_typeof(value) = 'array' THEN value ELSE jsonb_build_array(value) END $$;

@@ -261,11 +261,14 @@ indirect enum MetadataFilter: Sendable, Equatable {
 
     private static func sql(key: String, _ condition: Operator, metadata: String,
                             bind: (PostgresValue) -> String) -> String {
-        // Some element (the value itself unless it is an array) satisfies `predicate` on `e.v`.
-        // A missing key gives no element: `gw_elements` is strict.
-        func someElement(_ predicate: String) -> String {
-            "EXISTS (SELECT 1 FROM jsonb_array_elements(gw_elements(\(metadata) -> \(bind(.text(key)))::text)) AS e(v)"
-                + " WHERE \(predicate))"
+        // Some element (the value itself unless it is an array) satisfies `predicate`. A scalar is
+        // tested directly (expanding every value into a set costs 4x on a scan); a missing key is
+        // NULL, which `coalesce` makes false, so `NOT` stays the exact complement.
+        func someElement(_ predicate: (String) -> String) -> String {
+            let value = "(\(metadata) -> \(bind(.text(key)))::text)"
+            return "coalesce(CASE WHEN jsonb_typeof(\(value)) = 'array'"
+                + " THEN EXISTS (SELECT 1 FROM jsonb_array_elements(\(value)) AS e(v) WHERE \(predicate("e.v")))"
+                + " ELSE \(predicate(value)) END, false)"
         }
         func json(_ value: JSONValue) -> String { String(decoding: value.jsonBytes, as: UTF8.self) }
         switch condition {
@@ -274,19 +277,26 @@ indirect enum MetadataFilter: Sendable, Equatable {
         case .inList(let values):
             return Self.containment(key: key, values: values, metadata: metadata, bind: bind)
         case .notEqual(let value):
-            return someElement("jsonb_typeof(e.v) = \(bind(.text(value.jsonType)))::text AND e.v <> \(bind(.jsonb(json(value))))::jsonb")
+            let type = bind(.text(value.jsonType))
+            let operand = bind(.jsonb(json(value)))
+            return someElement { "(jsonb_typeof(\($0)) = \(type)::text AND \($0) <> \(operand)::jsonb)" }
         case .notInList(let values):
-            let types = Array(Set(values.map(\.jsonType))).sorted()
-            return someElement("jsonb_typeof(e.v) = ANY (\(bind(.textArray(types)))::text[])"
-                + " AND e.v <> ALL (\(bind(.textArray(values.map(json))))::text[]::jsonb[])")
+            let types = bind(.textArray(Array(Set(values.map(\.jsonType))).sorted()))
+            let operands = bind(.textArray(values.map(json)))
+            return someElement {
+                "(jsonb_typeof(\($0)) = ANY (\(types)::text[]) AND \($0) <> ALL (\(operands)::text[]::jsonb[]))"
+            }
         case .greater(let value, let orEqual), .less(let value, let orEqual):
             var symbol = if case .greater = condition { ">" } else { "<" }
             if orEqual { symbol += "=" }
             if case .string(let text) = value {
-                return someElement("jsonb_typeof(e.v) = 'string' AND (e.v #>> '{}') COLLATE \"C\" \(symbol) "
-                    + "\(bind(.text(text)))::text COLLATE \"C\"")
+                let operand = bind(.text(text))
+                return someElement {
+                    "(jsonb_typeof(\($0)) = 'string' AND (\($0) #>> '{}') COLLATE \"C\" \(symbol) \(operand)::text COLLATE \"C\")"
+                }
             }
-            return someElement("jsonb_typeof(e.v) = 'number' AND e.v \(symbol) \(bind(.jsonb(json(value))))::jsonb")
+            let operand = bind(.jsonb(json(value)))
+            return someElement { "(jsonb_typeof(\($0)) = 'number' AND \($0) \(symbol) \(operand)::jsonb)" }
         case .exists(let flag):
             let test = "\(metadata) ? \(bind(.text(key)))::text"
             return flag ? test : "NOT (\(test))"
