@@ -21,8 +21,10 @@ import Testing
     /// entry: it lives in SQL, in `gw_admit` of m0001, and on Citus it reads a reference table or a
     /// hash → org lookup table; see docs/operations-scaling.md.)
     static let allowedStatements: [(file: String, fragment: String, why: String)] = [
-        // None today. Candidates when they land: billing across all tenants (Billing.swift) is
-        // operator-only and may fan out to every shard; expiry sweeps of idempotency_keys likewise.
+        // Candidates when they land: billing across all tenants (Billing.swift) is operator-only and
+        // may fan out to every shard; expiry sweeps of idempotency_keys likewise.
+        ("MemoryExpiry.swift", "WHERE expires_at <= now()\n",
+         "the expiry sweeper deletes expired memories of every tenant (background, no request data)"),
     ]
 
     /// Interpolations that always carry the tenant condition, so a literal using them names `org_id`

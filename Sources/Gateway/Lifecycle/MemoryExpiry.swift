@@ -47,6 +47,7 @@ enum MemoryExpiry {
             WITH due AS (
                 SELECT org_id, env, memory_id FROM memories
                  WHERE org_id = $1 AND env = $2 AND memory_id = ANY ($3::text[]) AND expires_at <= now()
+                 ORDER BY memory_id
                    FOR UPDATE
             ), \(deletions(from: "due"))
             SELECT org_id, env, memory_id FROM gone

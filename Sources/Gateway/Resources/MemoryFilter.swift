@@ -116,7 +116,8 @@ struct MemoryFilter: Sendable {
     func whereClause(principal: Principal, parameters: inout [PostgresValue]) -> String {
         parameters.append(.text(principal.orgID))
         parameters.append(.text(principal.env))
-        var conditions = ["m.org_id = $\(parameters.count - 1)", "m.env = $\(parameters.count)", MemoryObject.isLive()]
+        var conditions = ["m.org_id = $\(parameters.count - 1)", "m.env = $\(parameters.count)"]
+        conditions.append(MemoryObject.isLive())
         if let spaceID {
             parameters.append(.text(spaceID))
             conditions.append("m.space_id = $\(parameters.count)")

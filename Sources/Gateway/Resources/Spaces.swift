@@ -145,7 +145,9 @@ enum Spaces {
                 return 0
             }
             return try MemoryWrites.erase(
-                connection, principal: principal, conditions: "m.org_id = $1 AND m.env = $2 AND m.space_id = $3",
+                connection, principal: principal,
+                // Expired memories are already gone (the sweeper reclaims them): not counted again.
+                conditions: "m.org_id = $1 AND m.env = $2 AND m.space_id = $3 AND \(MemoryObject.isLive())",
                 parameters: key
             ).count
         }
