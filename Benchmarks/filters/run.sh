@@ -3,7 +3,8 @@
 # GET /v1/memories (per_page=50) and GET /v1/memories/count through one gateway instance, per
 # filter shape, median of RUNS requests (curl's time_total, one client, keep-alive off). The
 # memories are seeded straight into PostgreSQL (generate_series) under a tenant made through the
-# operator API, beside 100,000 of another tenant. Private PostgreSQL 15, fsync on. Prints Markdown.
+# operator API, beside 100,000 of another tenant. Private PostgreSQL 15, fsync on; debug build (the
+# time is PostgreSQL's: the statement dominates). Prints Markdown.
 # Usage: Benchmarks/filters/run.sh [runs]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,7 +48,7 @@ psql -c "ANALYZE memories"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 time_ms() {
     for _ in $(seq 1 "$runs"); do
-        curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $key" "http://127.0.0.1:$port$1"
+        curl -gs -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $key" "http://127.0.0.1:$port$1"
     done | awk '{printf "%.1f\n", $1 * 1000}' | median
 }
 echo "| filter | matches | list (50) ms | count ms |"
@@ -55,7 +56,7 @@ echo "|---|---|---|---|"
 for filter in "" "metadata.category=c7" "metadata.category[in]=c7,c8" "metadata.confidence[gt]=0.98" \
               "metadata.category=c7&metadata.confidence[gte]=0.5" "metadata.tags[ne]=t3" \
               "metadata.category[exists]=false"; do
-    matches=$(curl -fs -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/memories/count?$filter" \
+    matches=$(curl -gfs -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/memories/count?$filter" \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["count"])')
     echo "| \`${filter:-(none)}\` | $matches | $(time_ms "/v1/memories?per_page=50&$filter") | $(time_ms "/v1/memories/count?$filter") |"
 done
