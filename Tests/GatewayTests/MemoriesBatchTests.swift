@@ -168,7 +168,8 @@ import Testing
         #expect(lines.map { $0?["id"] } == ["e3", "e2", "e1"])
         #expect(lines[1]?["text"] == "two again")
         #expect(lines[1]?["version"] == 2)
-        #expect(lines[1]?.objectValue?.keys == ["id", "text", "metadata", "space_id", "source", "version", "created_at", "updated_at"])
+        #expect(lines[1]?.objectValue?.keys == ["id", "text", "metadata", "space_id", "source", "version", "created_at", "updated_at",
+                                                 "expires_at"])
         #expect(lines[1]?["versions"] == nil)
         // Each line is the memory object GET shows.
         #expect(lines[1] == (try tenant.call("GET", "/v1/memories/e2").data))

@@ -61,7 +61,9 @@ func detailFields(_ response: TestResponse) -> [String] {
         #expect(response.header("Location") == "/v1/memories/\(id)")
         #expect(response.header("Cache-Control") == "no-store")
         #expect(response.header("RateLimit-Limit") != nil)
-        #expect(memory.objectValue?.keys == ["id", "text", "metadata", "space_id", "source", "version", "created_at", "updated_at"])
+        #expect(memory.objectValue?.keys == ["id", "text", "metadata", "space_id", "source", "version", "created_at", "updated_at",
+                                               "expires_at"])
+        #expect(memory["expires_at"] == .null)
         #expect(memory["text"] == "likes tea")
         #expect(memory["metadata"] == ["mood": "calm", "n": 3])
         #expect(memory["space_id"] == .null)

@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func englishCandidatesFilterOnAConstantTSQuery() throws {
-        let sql = QuerySQL(usesStoredVectors: true, hybridSearch: false, asOf: false, space: false, filters: false,
+        let sql = QuerySQL(usesStoredVectors: true, hybridSearch: false, asOf: false, space: false,
                            includeMetadata: true, countBelowThreshold: false)
         let text = try plan(sql, orgID: "org_plan", context: "zebra's stripes; DROP TABLE memories")
         #expect(text.contains("tsv @@ '''zebra'' | ''stripe'' | ''drop'' | ''tabl'' | ''memori'''::tsquery")
@@ -26,10 +26,12 @@ import Testing
     }
 
     @Test func hybridSearchScoresEveryScopedMemory() throws {
-        let sql = QuerySQL(usesStoredVectors: true, hybridSearch: true, asOf: true, space: true, filters: true,
+        let sql = QuerySQL(usesStoredVectors: true, hybridSearch: true, asOf: true, space: true,
+                           memoryFilter: "m.metadata ? $11::text", versionFilter: "v.metadata ? $11::text",
                            includeMetadata: false, countBelowThreshold: true)
         #expect(sql.text.contains("similarity(qw.word, mw) >= 0.25"))
         #expect(sql.text.contains("memory_versions v"))
+        #expect(sql.text.contains("AND m.metadata ? $11::text") && sql.text.contains("AND v.metadata ? $11::text"))
         #expect(!sql.text.contains("'metadata', r.metadata"))
         #expect(sql.text.contains("'below_threshold'"))
     }

@@ -27,6 +27,8 @@ import Testing
          "the expiry sweep of every tenant's old records, in the background; fans out to every shard"),
         ("StorageAccounting.swift", "DELETE FROM storage_deltas",
          "folding every tenant's storage deltas, in the background; fans out to every shard"),
+        ("MemoryExpiry.swift", "WHERE expires_at <= now()\n",
+         "the expiry sweeper deletes expired memories of every tenant (background, no request data)"),
     ]
 
     /// Interpolations that always carry the tenant condition, so a literal using them names `org_id`

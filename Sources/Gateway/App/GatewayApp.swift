@@ -47,7 +47,9 @@ struct GatewayApp {
         services.usage.start()
         services.storage.start()
         services.idempotencySweeper.start()
-        return RunningGateway(server: server, services: services, listener: listener)
+        let sweeper = MemorySweeper(pool: pool, configuration: configuration.expirySweep)
+        sweeper.start()
+        return RunningGateway(server: server, services: services, listener: listener, sweeper: sweeper)
     }
 
     /// PostgreSQL may still be starting (several instances and the database come up together).
@@ -71,9 +73,12 @@ struct RunningGateway: Sendable {
     let server: HTTPServer
     let services: Services
     let listener: PostgresListener
+    /// Deletes expired memories in the background.
+    let sweeper: MemorySweeper
 
-    /// After the server drained: flush usage, stop workers, listener and pool.
+    /// After the server drained: flush usage, stop the sweeper, workers, listener and pool.
     func finish() {
+        sweeper.stop()
         services.usage.stop()
         services.storage.stop()
         services.idempotencySweeper.stop()

@@ -45,6 +45,8 @@ struct GatewayConfiguration: Sendable {
     /// The share of the pool one tenant may hold at once on this instance (`TENANT_POOL_SHARE`,
     /// in (0, 1]); see `TenantSlots.Limits.forPool`.
     var tenantPoolShare = 0.5
+    /// How the background deletion of expired memories paces itself (`EXPIRY_SWEEP_INTERVAL_MS`).
+    var expirySweep = MemorySweeper.Configuration()
 
     enum ConfigurationError: Error, CustomStringConvertible {
         case invalid(String, String)
@@ -126,6 +128,9 @@ struct GatewayConfiguration: Sendable {
                 throw ConfigurationError.invalid("TENANT_POOL_SHARE", text)
             }
             configuration.tenantPoolShare = share
+        }
+        if let sweep = try integer("EXPIRY_SWEEP_INTERVAL_MS", 100...60_000) {
+            configuration.expirySweep.interval = .milliseconds(sweep)
         }
         return configuration
     }

@@ -9,5 +9,6 @@ enum Migrations {
         Migration(version: 3, name: "insert_times", sql: String(decoding: PackageResources.m0003_insert_times_sql, as: UTF8.self)),
         Migration(version: 4, name: "plan_history", sql: String(decoding: PackageResources.m0004_plan_history_sql, as: UTF8.self)),
         Migration(version: 5, name: "fair_limits", sql: String(decoding: PackageResources.m0005_fair_limits_sql, as: UTF8.self)),
+        Migration(version: 6, name: "lifecycle", sql: String(decoding: PackageResources.m0006_lifecycle_sql, as: UTF8.self)),
     ]
 }

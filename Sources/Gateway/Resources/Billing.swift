@@ -61,7 +61,7 @@ enum Billing {
             SELECT t.org_id, t.name, p.name, p.price_cents, p.overage_cents_per_1000, p.hard_quota,
                    coalesce(t.monthly_quota_override, p.monthly_request_quota),
                    coalesce(u.requests, 0)::bigint, coalesce(u.rate_limited, 0)::bigint,
-                   (SELECT count(*) FROM memories m WHERE m.org_id = t.org_id AND m.env = 'live')::bigint
+                   (SELECT count(*) FROM memories m WHERE m.org_id = t.org_id AND m.env = 'live' AND \(MemoryObject.isLive()))::bigint
               FROM tenants t
               -- The plan in effect when the period closed (or now, for the current period).
               LEFT JOIN LATERAL (

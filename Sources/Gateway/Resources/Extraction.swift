@@ -95,7 +95,7 @@ enum Extraction {
                 SELECT f.ord FROM firsts f
                  WHERE NOT EXISTS (
                        SELECT 1 FROM memories m
-                        WHERE m.org_id = $1 AND m.env = $2 AND \(spaceCondition)
+                        WHERE m.org_id = $1 AND m.env = $2 AND \(spaceCondition) AND \(MemoryObject.isLive())
                           AND md5(gw_statement_key(m.text)) = md5(f.key) AND gw_statement_key(m.text) = f.key)
             )
             SELECT (SELECT coalesce(array_agg(ord ORDER BY ord), '{}'::bigint[]) FROM fresh),

@@ -15,6 +15,7 @@ extension Memories {
             return ("""
                 SELECT \(MemoryObject.columns)
                   FROM a JOIN memories m ON m.org_id = a.org_id AND m.env = a.environment AND m.memory_id = $4
+                                         AND \(MemoryObject.isLive())
                  WHERE \(FusedOperation.admitted("read"))
                 """, [.text(id)])
         },

@@ -19,8 +19,9 @@ enum Memories {
         try MemoryWrites.reserveStorage(context, adding: input.storedBytes)
 
         let insert = """
-            INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
-            VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'api', $7, $8)
+            INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix,
+                                       expires_at)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'api', $7, $8, \(MemoryInput.Expiry.sql(at: 9, seconds: 10)))
             ON CONFLICT DO NOTHING
             RETURNING \(MemoryObject.columns)
             """
@@ -28,26 +29,28 @@ enum Memories {
             .text(principal.orgID), .text(principal.env), .text(memoryID), .text(input.text),
             .jsonb(input.metadataJSON ?? "{}"), input.spaceID.map(PostgresValue.text) ?? .null,
             .text(context.request.requestID), .text(principal.keyPrefix),
-        ]
-        let rows: PostgresRows
+        ] + (input.expiry ?? .never).parameters
+        let taken = APIError.conflict("a memory with id '\(memoryID)' already exists")
         if input.spaceID == nil, !(principal.hardQuota && principal.isLive) {
-            // Nothing else to do: one statement, one round trip.
-            rows = try context.pool.query(insert, parameters)
-        } else {
-            rows = try context.pool.transaction { connection in
-                try MemoryWrites.reserveQuota(connection, principal: principal, adding: 1)
-                if let spaceID = input.spaceID {
-                    try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID)
-                }
-                let rows = try connection.query(insert, parameters)
-                // A taken id writes nothing: roll back the space made on first use too.
-                if rows.isEmpty { throw APIError.conflict("a memory with id '\(memoryID)' already exists") }
-                return rows
+            // Nothing else to do: one statement, one round trip. A taken custom id may belong to
+            // an expired memory not swept yet: then the transaction below frees it first.
+            if let row = try context.pool.query(insert, parameters).first { return created(row) }
+            if input.memoryID == nil { throw taken }
+        }
+        let rows = try context.pool.transaction { connection in
+            if input.memoryID != nil {
+                _ = try MemoryExpiry.deleteExpired(connection, principal: principal, memoryIDs: [memoryID])
             }
+            try MemoryWrites.reserveQuota(connection, principal: principal, adding: 1)
+            if let spaceID = input.spaceID {
+                try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID)
+            }
+            let rows = try connection.query(insert, parameters)
+            // A taken id writes nothing: roll back the space made on first use too.
+            if rows.isEmpty { throw taken }
+            return rows
         }
-        guard let row = rows.first else {
-            throw APIError.conflict("a memory with id '\(memoryID)' already exists")
-        }
+        guard let row = rows.first else { throw taken }
         return created(row)
     }
 
@@ -66,14 +69,18 @@ enum Memories {
             rows = try context.pool.query(
                 """
                 SELECT \(MemoryObject.columns) FROM (
-                    SELECT memory_id, text, metadata, space_id, source, version, created_at, updated_at
-                      FROM memories
+                    SELECT memory_id, text, metadata, space_id, source, version, created_at, updated_at, expires_at
+                      FROM memories m
                      WHERE org_id = $1 AND env = $2 AND memory_id = $3 AND updated_at <= $4::timestamptz
+                       AND \(MemoryObject.isLive())
                     UNION ALL
-                    SELECT memory_id, text, metadata, space_id, source, version, created_at, valid_from
-                      FROM memory_versions
-                     WHERE org_id = $1 AND env = $2 AND memory_id = $3
-                       AND valid_from <= $4::timestamptz AND $4::timestamptz < superseded_at
+                    SELECT v.memory_id, v.text, v.metadata, v.space_id, v.source, v.version, v.created_at, v.valid_from,
+                           c.expires_at
+                      FROM memory_versions v
+                      JOIN memories c ON c.org_id = v.org_id AND c.env = v.env AND c.memory_id = v.memory_id
+                     WHERE v.org_id = $1 AND v.env = $2 AND v.memory_id = $3
+                       AND v.valid_from <= $4::timestamptz AND $4::timestamptz < v.superseded_at
+                       AND \(MemoryObject.isLive("c"))
                 ) m
                 ORDER BY m.version DESC LIMIT 1
                 """,
@@ -82,7 +89,7 @@ enum Memories {
             rows = try context.pool.query(
                 """
                 SELECT \(MemoryObject.columns) FROM memories m
-                 WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = $3
+                 WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = $3 AND \(MemoryObject.isLive())
                 """,
                 parameters)
         }
@@ -104,8 +111,9 @@ enum Memories {
         var reader = BodyReader(try context.jsonBody())
         let text = MemoryInput.readText(&reader, required: false)
         let metadata = MemoryInput.readMetadata(&reader)
-        if reader.issues.isEmpty, !reader.has("text"), !reader.has("metadata") {
-            reader.issues.add("text", "text or metadata is required")
+        let expiry = MemoryInput.readExpiry(&reader, allowsClearing: true)
+        if reader.issues.isEmpty, !reader.has("text"), !reader.has("metadata"), expiry == nil {
+            reader.issues.add("text", "text, metadata, expires_at or ttl_seconds is required")
         }
         try reader.issues.check()
         // The new version's text when it changes (an unchanged text is not known here without a read).
@@ -114,7 +122,8 @@ enum Memories {
         let memory = try context.pool.transaction { connection -> JSONObject in
             let key: [PostgresValue] = [.text(principal.orgID), .text(principal.env), .text(memoryID)]
             let locked = try connection.query(
-                "SELECT 1 FROM memories WHERE org_id = $1 AND env = $2 AND memory_id = $3 FOR UPDATE", key)
+                "SELECT 1 FROM memories m WHERE org_id = $1 AND env = $2 AND memory_id = $3 AND \(MemoryObject.isLive())"
+                    + " FOR UPDATE", key)
             guard !locked.isEmpty else { throw APIError.notFound("memory") }
             let rows = try connection.query(
                 """
@@ -131,13 +140,16 @@ enum Memories {
                 )
                 UPDATE memories AS m
                    SET text = coalesce($4, m.text), metadata = coalesce($5::jsonb, m.metadata),
-                       version = m.version + 1, updated_at = clock.now, request_id = $6, key_prefix = $7
+                       version = m.version + 1, updated_at = clock.now, request_id = $6, key_prefix = $7,
+                       expires_at = CASE WHEN $10::bool THEN NULL
+                                         ELSE coalesce(\(MemoryInput.Expiry.sql(at: 8, seconds: 9)), m.expires_at) END
                   FROM clock
                  WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = $3
                 RETURNING \(MemoryObject.columns)
                 """,
                 key + [text.map(PostgresValue.text) ?? .null, metadata.map(PostgresValue.jsonb) ?? .null,
-                       .text(context.request.requestID), .text(principal.keyPrefix)])
+                       .text(context.request.requestID), .text(principal.keyPrefix)]
+                    + (expiry ?? .never).parameters + [.bool(expiry == .never)])
             guard let row = rows.first else { throw APIError.notFound("memory") }
             return MemoryObject.json(row)
         }
@@ -220,7 +232,8 @@ enum Memories {
         let memoryID = context.parameter("id")
         try context.pool.transaction { connection in
             let deleted = try MemoryWrites.erase(
-                connection, principal: principal, conditions: "m.org_id = $1 AND m.env = $2 AND m.memory_id = $3",
+                connection, principal: principal,
+                conditions: "m.org_id = $1 AND m.env = $2 AND m.memory_id = $3 AND \(MemoryObject.isLive())",
                 parameters: [.text(principal.orgID), .text(principal.env), .text(memoryID)])
             guard !deleted.isEmpty else { throw APIError.notFound("memory") }
         }

@@ -2,7 +2,8 @@ import Auth
 import PostgresStore
 
 /// `POST /v1/memories/batch` (the import path): `{memories: [{text, metadata?, memory_id?,
-/// space_id?}], on_conflict: "error" | "skip" | "update"}`, 1–1,000 items, one transaction.
+/// space_id?, expires_at? | ttl_seconds?}], on_conflict: "error" | "skip" | "update"}`, 1–1,000
+/// items, one transaction. An id held by an expired memory is free, as after a delete.
 ///
 /// - Every item is validated first; one 400 lists every problem (`memories[3].text`).
 /// - `on_conflict` decides what an item whose `memory_id` already exists does: `error` (the
@@ -141,6 +142,8 @@ enum MemoryBatch {
         let principal = context.tenant
         let tenant: [PostgresValue] = [.text(principal.orgID), .text(principal.env)]
         let ids = items.map(\.memoryID)
+        // Expired memories not swept yet are gone: delete them now, so their ids are free.
+        _ = try MemoryExpiry.deleteExpired(connection, principal: principal, memoryIDs: ids)
 
         // Which ids exist; lock them (in id order, so concurrent batches do not deadlock) when
         // they are to be updated.
@@ -169,11 +172,12 @@ enum MemoryBatch {
             // Empty strings stand for "none" (text[] parameters carry no NULLs; ids are never empty).
             let rows = try connection.query(
                 """
-                INSERT INTO memories (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
+                INSERT INTO memories (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix,
+                                      expires_at)
                 SELECT $1, $2, u.id, u.text, coalesce(nullif(u.metadata, ''), '{}')::jsonb, nullif(u.space, ''),
-                       'api', $7, $8
-                  FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
-                       AS u(id, text, metadata, space, position)
+                       'api', $7, $8, \(Self.expirySQL)
+                  FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $9::text[], $10::text[]) WITH ORDINALITY
+                       AS u(id, text, metadata, space, expires_at, ttl, position)
                  ORDER BY u.position
                 ON CONFLICT DO NOTHING
                 RETURNING memory_id
@@ -181,7 +185,8 @@ enum MemoryBatch {
                 tenant + [.textArray(toCreate.map(\.memoryID)), .textArray(toCreate.map(\.input.text)),
                           .textArray(toCreate.map { $0.input.metadataJSON ?? "" }),
                           .textArray(toCreate.map { $0.input.spaceID ?? "" }),
-                          .text(context.request.requestID), .text(principal.keyPrefix)])
+                          .text(context.request.requestID), .text(principal.keyPrefix)]
+                    + expiryArrays(toCreate))
             created = Set(rows.compactMap { $0.string(0) })
             // Only a concurrent writer taking an id between the check and the insert gets here:
             // for `update` the transaction is tried again (the id now exists and is updated).
@@ -196,7 +201,8 @@ enum MemoryBatch {
             let rows = try connection.query(
                 """
                 WITH u AS (
-                    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, text, metadata, space)
+                    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $9::text[], $10::text[])
+                           AS u(id, text, metadata, space, expires_at, ttl)
                 ), clock AS (
                     SELECT gw_now() AS now
                 ), kept AS (
@@ -210,7 +216,8 @@ enum MemoryBatch {
                 UPDATE memories AS m
                    SET text = u.text, metadata = coalesce(nullif(u.metadata, '')::jsonb, m.metadata),
                        space_id = coalesce(nullif(u.space, ''), m.space_id), version = m.version + 1,
-                       updated_at = greatest(clock.now, m.updated_at), request_id = $7, key_prefix = $8
+                       updated_at = greatest(clock.now, m.updated_at), request_id = $7, key_prefix = $8,
+                       expires_at = coalesce(\(Self.expirySQL), m.expires_at)
                   FROM u, clock
                  WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = u.id
                 RETURNING m.memory_id
@@ -218,7 +225,8 @@ enum MemoryBatch {
                 tenant + [.textArray(toUpdate.map(\.memoryID)), .textArray(toUpdate.map(\.input.text)),
                           .textArray(toUpdate.map { $0.input.metadataJSON ?? "" }),
                           .textArray(toUpdate.map { $0.input.spaceID ?? "" }),
-                          .text(context.request.requestID), .text(principal.keyPrefix)])
+                          .text(context.request.requestID), .text(principal.keyPrefix)]
+                    + expiryArrays(toUpdate))
             updated = Set(rows.compactMap { $0.string(0) })
         }
 
@@ -228,6 +236,26 @@ enum MemoryBatch {
         outcome.skipped = items.count - created.count - updated.count
         outcome.memoryIDs = items.map(\.memoryID).filter { created.contains($0) || updated.contains($0) }
         return outcome
+    }
+
+    /// An item's expiry from `u.expires_at` / `u.ttl` (see ``expiryArrays(_:)``; empty: none).
+    private static let expirySQL =
+        "coalesce(date_trunc('milliseconds', nullif(u.expires_at, '')::timestamptz),"
+        + " gw_now() + nullif(u.ttl, '')::int * interval '1 second')"
+
+    /// `$9` and `$10`: each item's `expires_at` text and `ttl_seconds` as text ('' for none: text[]
+    /// parameters carry no NULLs).
+    private static func expiryArrays(_ items: [Item]) -> [PostgresValue] {
+        var at: [String] = []
+        var ttl: [String] = []
+        for item in items {
+            switch item.input.expiry {
+            case .at(let text)?: at.append(text); ttl.append("")
+            case .after(let seconds)?: at.append(""); ttl.append(String(seconds))
+            case .never?, nil: at.append(""); ttl.append("")
+            }
+        }
+        return [.textArray(at), .textArray(ttl)]
     }
 
     /// 409 naming the items whose id is taken.

@@ -1,8 +1,9 @@
 import PostgresStore
 
 /// The list filters of `GET /v1/memories`, `/count`, `/export` and `DELETE /v1/memories`:
-/// `space_id`, `source`, `metadata.<key>=<value>` (several AND together), `updated_since`
-/// (inclusive) and `updated_before` (exclusive).
+/// `space_id`, `source`, `metadata.<key>=<value>` and `metadata.<key>[op]=<value>` (several AND
+/// together, at most `MetadataFilter.maxConditions`), `updated_since` (inclusive) and
+/// `updated_before` (exclusive). Expired memories never match (`MemoryObject.isLive`).
 ///
 /// A metadata filter matches the string value, or the number/boolean/null the text spells
 /// (`metadata.score=3` matches `3`, `3.0` and `"3"`; `metadata.flag=true` matches `true` and
@@ -15,6 +16,8 @@ struct MemoryFilter: Sendable {
     var source: String?
     /// Per metadata filter, the jsonb documents any of which the metadata must contain.
     var metadataCandidates: [[String]] = []
+    /// The `metadata.<key>[op]=<value>` filters (see `MetadataFilter` for their typing rules).
+    var metadataConditions: [MetadataFilter] = []
     /// `updated_since=` (inclusive), RFC 3339 text for `$n::timestamptz`.
     var updatedSince: String?
     /// `updated_before=` (exclusive), RFC 3339 text for `$n::timestamptz`.
@@ -41,10 +44,26 @@ struct MemoryFilter: Sendable {
         }
         updatedSince = Self.timestamp(query, "updated_since", &issues)
         updatedBefore = Self.timestamp(query, "updated_before", &issues)
+        var conditions = 0
         for (name, value) in query.pairs where name.hasPrefix("metadata.") {
-            let key = String(name.dropFirst("metadata.".count))
+            var key = String(name.dropFirst("metadata.".count))
             guard !key.unicodeScalars.contains("\u{0}"), !value.unicodeScalars.contains("\u{0}") else {
                 issues.add(name, "must not contain U+0000")
+                continue
+            }
+            conditions += 1
+            if conditions == MetadataFilter.maxConditions + 1 {
+                issues.add(name, "at most \(MetadataFilter.maxConditions) metadata filters")
+            }
+            // `metadata.<key>[op]`: the last bracketed word names the operator.
+            if key.hasSuffix("]"), let open = key.lastIndex(of: "[") {
+                let op = String(key[key.index(after: open)..<key.index(before: key.endIndex)])
+                key = String(key[..<open])
+                do {
+                    metadataConditions.append(try MetadataFilter.queryCondition(key: key, op: op, text: value, field: name))
+                } catch {
+                    issues.add(error.field, error.message)
+                }
                 continue
             }
             metadataCandidates.append(Self.candidates(key: key, value: value))
@@ -102,6 +121,7 @@ struct MemoryFilter: Sendable {
         parameters.append(.text(principal.orgID))
         parameters.append(.text(principal.env))
         var conditions = ["m.org_id = $\(parameters.count - 1)", "m.env = $\(parameters.count)"]
+        conditions.append(MemoryObject.isLive())
         if let spaceID {
             parameters.append(.text(spaceID))
             conditions.append("m.space_id = $\(parameters.count)")
@@ -121,6 +141,9 @@ struct MemoryFilter: Sendable {
         for documents in metadataCandidates {
             parameters.append(.textArray(documents))
             conditions.append("m.metadata @> ANY ($\(parameters.count)::text[]::jsonb[])")
+        }
+        for condition in metadataConditions {
+            conditions.append(condition.sql(alias: "m", parameters: &parameters))
         }
         return conditions.joined(separator: " AND ")
     }

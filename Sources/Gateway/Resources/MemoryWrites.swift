@@ -10,8 +10,10 @@ enum MemoryWrites {
         guard principal.hardQuota, principal.isLive, adding > 0 else { return }
         _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended('memories:' || $1, 0))",
                                  [.text(principal.orgID)])
-        let rows = try connection.query("SELECT count(*) FROM memories WHERE org_id = $1 AND env = 'live'",
-                                        [.text(principal.orgID)])
+        // An expired memory no longer counts, swept or not (expiry is a delete).
+        let rows = try connection.query(
+            "SELECT count(*) FROM memories m WHERE org_id = $1 AND env = 'live' AND \(MemoryObject.isLive())",
+            [.text(principal.orgID)])
         let stored = rows.first?.int(0) ?? 0
         if stored + Int64(adding) > principal.maxMemories {
             throw APIError(status: 429, code: "quota_exceeded",

@@ -12,19 +12,20 @@ enum Query {
         // english needs no lookup: the statement names the built-in configuration itself.
         let usesStoredVectors = request.language == QueryRequest.defaultLanguage
         let configuration = usesStoredVectors ? 0 : try configurationOID(request.language, pool: context.pool)
-        let sql = QuerySQL(
-            usesStoredVectors: usesStoredVectors,
-            hybridSearch: request.hybridSearch, asOf: request.asOf != nil, space: request.spaceID != nil,
-            filters: request.filters != nil, includeMetadata: request.includeMetadata,
-            countBelowThreshold: request.countBelowThreshold,
-            onlyFullMatchesPass: request.relevanceThreshold >= 0.5)
-        let parameters: [PostgresValue] = [
+        var parameters: [PostgresValue] = [
             .text(principal.orgID), .text(principal.env), .text(request.context), .int(configuration),
-            request.spaceID.map { .text($0) } ?? .text(""),
-            request.filters.map { .jsonb($0) } ?? .text(""),
+            request.spaceID.map { .text($0) } ?? .text(""), .text(""),
             request.asOf.map { .text($0) } ?? .text(""),
             .double(request.temporalBoost), .double(request.relevanceThreshold), .int(Int64(request.maxMemories)),
         ]
+        let memoryFilter = request.filters?.sql(alias: "m", parameters: &parameters)
+        let versionFilter = request.asOf == nil ? nil : request.filters?.sql(alias: "v", parameters: &parameters)
+        let sql = QuerySQL(
+            usesStoredVectors: usesStoredVectors,
+            hybridSearch: request.hybridSearch, asOf: request.asOf != nil, space: request.spaceID != nil,
+            memoryFilter: memoryFilter, versionFilter: versionFilter, includeMetadata: request.includeMetadata,
+            countBelowThreshold: request.countBelowThreshold,
+            onlyFullMatchesPass: request.relevanceThreshold >= 0.5)
         // Bounded per tenant in concurrency (and, like every statement, by DB_STATEMENT_TIMEOUT_MS),
         // so one tenant's heavy queries (long contexts, hybrid search over many memories) cannot
         // hold every connection. One statement, one round trip.

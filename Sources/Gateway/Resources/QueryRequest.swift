@@ -13,8 +13,9 @@ struct QueryRequest: Sendable {
     var relevanceThreshold = QueryRequest.defaultThreshold
     var includeMetadata = true
     var spaceID: String?
-    /// Compact JSON of an object: only memories whose metadata contains it (`@>`).
-    var filters: String?
+    /// Only memories whose metadata matches: containment for plain values, operators and
+    /// `$and`/`$or`/`$not` (see `MetadataFilter`).
+    var filters: MetadataFilter?
     var hybridSearch = false
     /// 0…1: how much recency weighs against text quality (see docs/scoring.md).
     var temporalBoost = 0.0
@@ -34,13 +35,13 @@ struct QueryRequest: Sendable {
         if let value = body.bool("include_metadata") { includeMetadata = value }
         spaceID = body.identifier("space_id", maxLength: 64)
         if let value = object["filters"], value != .null {
-            if case .object = value {
+            if case .object(let object) = value {
                 if value.containsNUL {
                     body.issues.add("filters", "must not contain U+0000")
                 } else if Metadata.containsUnstorableNumber(value) {
                     body.issues.add("filters", "holds a number no metadata can hold (too large written out in full)")
                 } else {
-                    filters = String(decoding: value.jsonBytes, as: UTF8.self)
+                    filters = MetadataFilter.parse(object, issues: &body.issues)
                 }
             } else {
                 body.issues.add("filters", "must be an object")

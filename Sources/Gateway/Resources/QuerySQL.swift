@@ -7,9 +7,10 @@
 /// | `$3` | the context |
 /// | `$4` | the text search configuration's oid (bigint; unused for `english`) |
 /// | `$5` | space id (text, or unused) |
-/// | `$6` | filters (jsonb, or unused) |
+/// | `$6` | unused (was the filters document; kept so the numbering stays) |
 /// | `$7` | as_of (text cast to timestamptz, or unused) |
 /// | `$8` `$9` `$10` | temporal boost, relevance threshold, max memories |
+/// | `$11`… | the metadata filter's keys and values (`MetadataFilter.sql`) |
 ///
 /// The statement returns one row: the response `data` as JSON text, and the shown memory ids.
 /// The scoring is documented in `docs/scoring.md`; keep the two in step.
@@ -19,7 +20,10 @@ struct QuerySQL: Sendable {
     var hybridSearch: Bool
     var asOf: Bool
     var space: Bool
-    var filters: Bool
+    /// The metadata filter's condition on `m` (memories) and on `v` (versions, for `as_of`),
+    /// compiled by `MetadataFilter.sql` with placeholders from `$11`; nil for none.
+    var memoryFilter: String?
+    var versionFilter: String?
     var includeMetadata: Bool
     var countBelowThreshold: Bool
     /// `relevance_threshold` ≥ 0.5: only memories holding every term can pass (a partial match
@@ -42,10 +46,10 @@ struct QuerySQL: Sendable {
         let memoryVector = usesStoredVectors ? "m.tsv" : "to_tsvector(\(configuration), m.text)"
         let versionVector = "to_tsvector(\(configuration), v.text)"
 
-        func conditions(_ alias: String, vector: String) -> String {
+        func conditions(_ alias: String, vector: String, filter: String?) -> String {
             var parts: [String] = []
             if space { parts.append("AND \(alias).space_id = $5::text") }
-            if filters { parts.append("AND \(alias).metadata @> $6::jsonb") }
+            if let filter { parts.append("AND \(filter)") }
             // Without hybrid search only memories holding a term can match: let the GIN index find
             // them. With it, any memory may hold a term by trigram similarity, so all are scored.
             if !hybridSearch { parts.append("AND \(vector) @@ \(candidateQuery)") }
@@ -57,8 +61,9 @@ struct QuerySQL: Sendable {
                    \(memoryVector) AS doc
               FROM memories m
              WHERE m.org_id = $1 AND m.env = $2
+                   AND \(MemoryObject.isLive())
                    \(asOf ? "AND m.updated_at <= $7::timestamptz" : "")
-                   \(conditions("m", vector: memoryVector))
+                   \(conditions("m", vector: memoryVector, filter: memoryFilter))
             """
         if asOf {
             candidates += """
@@ -69,7 +74,9 @@ struct QuerySQL: Sendable {
                   FROM memory_versions v
                  WHERE v.org_id = $1 AND v.env = $2
                    AND v.valid_from <= $7::timestamptz AND v.superseded_at > $7::timestamptz
-                       \(conditions("v", vector: versionVector))
+                   AND NOT EXISTS (SELECT 1 FROM memories e WHERE e.org_id = $1 AND e.env = $2
+                                     AND e.memory_id = v.memory_id AND NOT \(MemoryObject.isLive("e")))
+                       \(conditions("v", vector: versionVector, filter: versionFilter))
                 """
         }
 

@@ -15,7 +15,8 @@ enum Spaces {
     /// The select list for a space row aliased `s`, `memory_count` counted live.
     private static let columns = """
         s.space_id, s.name, s.description,
-        (SELECT count(*) FROM memories m WHERE m.org_id = s.org_id AND m.env = s.env AND m.space_id = s.space_id),
+        (SELECT count(*) FROM memories m WHERE m.org_id = s.org_id AND m.env = s.env AND m.space_id = s.space_id
+                                      AND \(MemoryObject.isLive())),
         gw_time(s.created_at), gw_time(s.updated_at)
         """
 
@@ -144,7 +145,9 @@ enum Spaces {
                 return 0
             }
             return try MemoryWrites.erase(
-                connection, principal: principal, conditions: "m.org_id = $1 AND m.env = $2 AND m.space_id = $3",
+                connection, principal: principal,
+                // Expired memories are already gone (the sweeper reclaims them): not counted again.
+                conditions: "m.org_id = $1 AND m.env = $2 AND m.space_id = $3 AND \(MemoryObject.isLive())",
                 parameters: key
             ).count
         }

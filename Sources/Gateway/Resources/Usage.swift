@@ -29,7 +29,7 @@ enum Usage {
             )
             SELECT (SELECT coalesce(sum(requests), 0) FROM c)::bigint,
                    (SELECT coalesce(sum(rate_limited), 0) FROM c)::bigint,
-                   (SELECT count(*) FROM memories m WHERE m.org_id = $1 AND m.env = $2)::bigint,
+                   (SELECT count(*) FROM memories m WHERE m.org_id = $1 AND m.env = $2 AND \(MemoryObject.isLive()))::bigint,
                    (SELECT coalesce(json_object_agg(e.endpoint, e.n ORDER BY e.endpoint), '{}')::text
                       FROM (SELECT endpoint, sum(requests)::bigint AS n FROM c GROUP BY endpoint
                             HAVING sum(requests) > 0) e),

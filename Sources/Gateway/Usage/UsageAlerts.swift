@@ -18,7 +18,8 @@ enum UsageAlerts {
                        (SELECT coalesce(sum(u.requests), 0) FROM usage_counters u
                          WHERE u.org_id = o.org_id AND u.env = 'live'
                            AND u.day >= $2::date AND u.day < ($2::date + interval '1 month')) AS requests,
-                       (SELECT count(*) FROM memories m WHERE m.org_id = o.org_id AND m.env = 'live') AS memories
+                       (SELECT count(*) FROM memories m WHERE m.org_id = o.org_id AND m.env = 'live'
+                                                                 AND \(MemoryObject.isLive())) AS memories
                   FROM orgs o
             )
             INSERT INTO usage_alerts (org_id, period, metric, threshold_percent, reached_at)

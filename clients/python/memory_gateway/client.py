@@ -46,11 +46,13 @@ class _Memories:
         self._t = transport
 
     def create(self, text: str, *, metadata: Optional[dict] = None, memory_id: Optional[str] = None,
-               space_id: Optional[str] = None, idempotency_key: Optional[str] = None,
-               idempotent: bool = False) -> Response:
-        """POST /v1/memories (scope ``write``): the new memory."""
+               space_id: Optional[str] = None, expires_at: Optional[str] = None, ttl_seconds: Optional[int] = None,
+               idempotency_key: Optional[str] = None, idempotent: bool = False) -> Response:
+        """POST /v1/memories (scope ``write``): the new memory. ``expires_at`` (RFC 3339) or
+        ``ttl_seconds`` makes it expire: from then on it is gone as if deleted."""
         return self._t.request("POST", "/v1/memories", json=_body(text=text, metadata=metadata, memory_id=memory_id,
-                                                                   space_id=space_id),
+                                                                   space_id=space_id, expires_at=expires_at,
+                                                                   ttl_seconds=ttl_seconds),
                                idempotency_key=idempotency_key, idempotent=idempotent)
 
     def get(self, memory_id: str, *, as_of: Optional[str] = None) -> Response:
@@ -58,9 +60,14 @@ class _Memories:
         return self._t.request("GET", f"/v1/memories/{_quote(memory_id)}", params={"as_of": as_of})
 
     def update(self, memory_id: str, *, text: Optional[str] = None, metadata: Optional[dict] = None,
+               expires_at: Any = _UNSET, ttl_seconds: Optional[int] = None,
                idempotency_key: Optional[str] = None, idempotent: bool = False) -> Response:
-        """PUT /v1/memories/{id}: replaces ``text`` and/or ``metadata``; a new version."""
-        return self._t.request("PUT", f"/v1/memories/{_quote(memory_id)}", json=_body(text=text, metadata=metadata),
+        """PUT /v1/memories/{id}: replaces ``text`` and/or ``metadata`` and/or the expiry
+        (``expires_at=None`` clears it; leaving both out keeps it); a new version."""
+        body = _body(text=text, metadata=metadata, ttl_seconds=ttl_seconds)
+        if expires_at is not _UNSET:
+            body["expires_at"] = expires_at
+        return self._t.request("PUT", f"/v1/memories/{_quote(memory_id)}", json=body,
                                idempotency_key=idempotency_key, idempotent=idempotent)
 
     def delete(self, memory_id: str, *, idempotency_key: Optional[str] = None, idempotent: bool = False) -> Response:

@@ -46,6 +46,20 @@ class ClientTests(unittest.TestCase):
         self.assertEqual(caught.exception.code, "not_found")
         self.assertEqual(caught.exception.request_id, self.admin.last_request_id)
 
+    def test_expiry_and_filter_operators(self):
+        memory = self.admin.memories.create(text="User is travelling until Friday", ttl_seconds=3600,
+                                            metadata={"confidence": 0.95})
+        self.assertIsNotNone(memory["expires_at"])
+        self.assertIsNone(self.admin.memories.update(memory["id"], expires_at=None)["expires_at"])
+        dated = self.admin.memories.update(memory["id"], expires_at="2999-01-01T00:00:00+01:00")
+        self.assertEqual(dated["expires_at"], "2998-12-31T23:00:00.000Z")
+        self.admin.memories.create(text="User maybe likes jazz", metadata={"confidence": 0.4})
+        self.assertEqual(self.admin.memories.count(metadata={"confidence[gte]": 0.9}), 1)
+        found = self.admin.query(context="user", relevance_threshold=0.1, filters={"confidence": {"$lt": 0.5}})
+        self.assertEqual([m["text"] for m in found["memories"]], ["User maybe likes jazz"])
+        with self.assertRaises(InvalidRequestError):
+            self.admin.memories.create(text="both", ttl_seconds=60, expires_at="2999-01-01T00:00:00Z")
+
     def test_batch_list_iterate_export_erase(self):
         items = [{"text": f"fact number {i}", "memory_id": f"fact-{i}", "space_id": "facts"} for i in range(7)]
         result = self.admin.memories.batch(items)
