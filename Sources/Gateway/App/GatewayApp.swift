@@ -29,16 +29,27 @@ struct GatewayApp {
             configuration: configuration, pool: pool, admission: Admission(pool: pool, isLimiting: configuration.isRateLimiting),
             usage: UsageRecorder(pool: pool, metrics: metrics, interval: configuration.usageFlushInterval),
             workers: WorkerPool(threads: configuration.poolSize + 4, maxQueued: 4096), metrics: metrics,
-            expensiveSlots: TenantSlots(perTenant: max(2, configuration.poolSize / 2), wait: configuration.poolWait))
+            expensiveSlots: TenantSlots(perTenant: max(2, configuration.poolSize / 2), wait: configuration.poolWait),
+            webhooks: WebhookOutbox(), deliverer: WebhookDeliverer(pool: pool, configuration: configuration.webhooks))
         // Bind first: a port in use fails here, before any background thread exists.
         let server = try HTTPServer(configuration: configuration.http,
                                     handler: GatewayHandler(router: Routes.make(), services: services))
         let listener = PostgresListener(
-            connectionString: configuration.listenDatabaseURL ?? configuration.databaseURL, channels: [Self.eventsChannel],
-            onNotification: { _, _ in services.admission.forgetThrottled() },
-            onReconnect: { services.admission.forgetThrottled() })
+            connectionString: configuration.listenDatabaseURL ?? configuration.databaseURL,
+            channels: [Self.eventsChannel, WebhookOutbox.deliveryChannel],
+            onNotification: { channel, payload in
+                if channel == WebhookOutbox.deliveryChannel { return services.deliverer.wake() }
+                if payload.hasPrefix(WebhookOutbox.notificationPrefix) { return services.webhooks.handleNotification(payload) }
+                services.admission.forgetThrottled()
+            },
+            onReconnect: {
+                services.admission.forgetThrottled()
+                services.webhooks.invalidateAll()
+                services.deliverer.wake()
+            })
         listener.start()
         services.usage.start()
+        services.deliverer.start()
         return RunningGateway(server: server, services: services, listener: listener)
     }
 
@@ -64,9 +75,10 @@ struct RunningGateway: Sendable {
     let services: Services
     let listener: PostgresListener
 
-    /// After the server drained: flush usage, stop workers, listener and pool.
+    /// After the server drained: flush usage, stop deliveries, workers, listener and pool.
     func finish() {
         services.usage.stop()
+        services.deliverer.stop()
         services.workers.stop()
         listener.stop()
         services.pool.close()

@@ -10,4 +10,8 @@ struct Services: Sendable {
     let metrics: Metrics
     /// Per-tenant bound on concurrent queries and extractions.
     let expensiveSlots: TenantSlots
+    /// The webhook outbox: `record` inside a change's transaction.
+    let webhooks: WebhookOutbox
+    /// Delivers what the outbox holds, on its own threads.
+    let deliverer: WebhookDeliverer
 }
