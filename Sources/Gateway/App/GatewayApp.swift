@@ -49,7 +49,7 @@ struct GatewayApp {
             })
         listener.start()
         services.usage.start()
-        services.deliverer.start()
+        if configuration.webhooks.isDelivering { services.deliverer.start() }
         return RunningGateway(server: server, services: services, listener: listener)
     }
 

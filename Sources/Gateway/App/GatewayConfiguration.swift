@@ -93,6 +93,9 @@ struct GatewayConfiguration: Sendable {
         if let timeout = try integer("DB_STATEMENT_TIMEOUT_MS", 100...3_600_000) {
             configuration.statementTimeout = .milliseconds(timeout)
         }
+        if let delivery = values["WEBHOOK_DELIVERY"], !delivery.isEmpty {
+            configuration.webhooks.isDelivering = !["0", "false", "off", "no"].contains(delivery.lowercased())
+        }
         if let allow = values["WEBHOOK_ALLOW_PRIVATE"], !allow.isEmpty {
             configuration.webhooks.allowsPrivateAddresses = ["1", "true", "on", "yes"].contains(allow.lowercased())
         }

@@ -29,7 +29,10 @@ enum Memories {
             .text(context.request.requestID), .text(principal.keyPrefix),
         ]
         let rows: PostgresRows
-        if input.spaceID == nil, !(principal.hardQuota && principal.isLive) {
+        let webhooks = context.services.webhooks
+        let isSubscribed = try webhooks.isSubscribed(context.pool, orgID: principal.orgID, env: principal.env,
+                                                     type: WebhookEvent.memoryCreated)
+        if input.spaceID == nil, !(principal.hardQuota && principal.isLive), !isSubscribed {
             // Nothing else to do: one statement, one round trip.
             rows = try context.pool.query(insert, parameters)
         } else {
@@ -40,7 +43,9 @@ enum Memories {
                 }
                 let rows = try connection.query(insert, parameters)
                 // A taken id writes nothing: roll back the space made on first use too.
-                if rows.isEmpty { throw APIError.conflict("a memory with id '\(memoryID)' already exists") }
+                guard let row = rows.first else { throw APIError.conflict("a memory with id '\(memoryID)' already exists") }
+                try webhooks.record(connection, orgID: principal.orgID, env: principal.env, type: WebhookEvent.memoryCreated,
+                                    data: .object(MemoryObject.json(row)))
                 return rows
             }
         }
@@ -136,7 +141,10 @@ enum Memories {
                 key + [text.map(PostgresValue.text) ?? .null, metadata.map(PostgresValue.jsonb) ?? .null,
                        .text(context.request.requestID), .text(principal.keyPrefix)])
             guard let row = rows.first else { throw APIError.notFound("memory") }
-            return MemoryObject.json(row)
+            let memory = MemoryObject.json(row)
+            try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
+                                                 type: WebhookEvent.memoryUpdated, data: .object(memory))
+            return memory
         }
         var response = APIResponse(json: .object(memory))
         response.memoryIDs = [memoryID]
@@ -173,6 +181,9 @@ enum Memories {
                 connection, principal: principal, conditions: "m.org_id = $1 AND m.env = $2 AND m.memory_id = $3",
                 parameters: [.text(principal.orgID), .text(principal.env), .text(memoryID)])
             guard !deleted.isEmpty else { throw APIError.notFound("memory") }
+            try context.services.webhooks.record(
+                connection, orgID: principal.orgID, env: principal.env, type: WebhookEvent.memoryDeleted,
+                data: .object(JSONObject([("id", .string(memoryID)), ("reason", "api")])))
         }
         var data = JSONObject()
         data["id"] = .string(memoryID)

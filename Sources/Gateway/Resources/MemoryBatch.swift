@@ -167,20 +167,23 @@ enum MemoryBatch {
             // Empty strings stand for "none" (text[] parameters carry no NULLs; ids are never empty).
             let rows = try connection.query(
                 """
-                INSERT INTO memories (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
+                INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
                 SELECT $1, $2, u.id, u.text, coalesce(nullif(u.metadata, ''), '{}')::jsonb, nullif(u.space, ''),
                        'api', $7, $8
                   FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
                        AS u(id, text, metadata, space, position)
                  ORDER BY u.position
                 ON CONFLICT DO NOTHING
-                RETURNING memory_id
+                RETURNING \(MemoryObject.columns)
                 """,
                 tenant + [.textArray(toCreate.map(\.memoryID)), .textArray(toCreate.map(\.input.text)),
                           .textArray(toCreate.map { $0.input.metadataJSON ?? "" }),
                           .textArray(toCreate.map { $0.input.spaceID ?? "" }),
                           .text(context.request.requestID), .text(principal.keyPrefix)])
             created = Set(rows.compactMap { $0.string(0) })
+            try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
+                                                 type: WebhookEvent.memoryCreated,
+                                                 data: rows.map { .object(MemoryObject.json($0)) })
             // Only a concurrent writer taking an id between the check and the insert gets here:
             // for `update` the transaction is tried again (the id now exists and is updated).
             if created.count != toCreate.count, policy != .skip {
@@ -211,13 +214,16 @@ enum MemoryBatch {
                        updated_at = greatest(clock.now, m.updated_at), request_id = $7, key_prefix = $8
                   FROM u, clock
                  WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = u.id
-                RETURNING m.memory_id
+                RETURNING \(MemoryObject.columns)
                 """,
                 tenant + [.textArray(toUpdate.map(\.memoryID)), .textArray(toUpdate.map(\.input.text)),
                           .textArray(toUpdate.map { $0.input.metadataJSON ?? "" }),
                           .textArray(toUpdate.map { $0.input.spaceID ?? "" }),
                           .text(context.request.requestID), .text(principal.keyPrefix)])
             updated = Set(rows.compactMap { $0.string(0) })
+            try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
+                                                 type: WebhookEvent.memoryUpdated,
+                                                 data: rows.map { .object(MemoryObject.json($0)) })
         }
 
         var outcome = Outcome()

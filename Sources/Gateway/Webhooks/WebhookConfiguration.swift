@@ -1,5 +1,8 @@
 /// How webhooks are delivered, built once from the environment (`WEBHOOK_*`).
 struct WebhookConfiguration: Sendable {
+    /// `WEBHOOK_DELIVERY=off`: this instance queues events but delivers none (API-only instances;
+    /// tests other than the webhook ones, which share one database).
+    var isDelivering = true
     /// `WEBHOOK_ALLOW_PRIVATE`: URLs resolving to internal addresses are accepted and delivered to.
     var allowsPrivateAddresses = false
     /// `WEBHOOK_CONCURRENCY`: deliveries in flight at once per instance (each to a different

@@ -47,7 +47,8 @@ final class WebhookDeliverer: Sendable {
         self.configuration = configuration
         self.client = WebhookHTTPClient(timeout: configuration.attemptTimeout,
                                         maxResponseBytes: configuration.maxResponseBytes)
-        self.workers = WorkerPool(threads: configuration.concurrency, maxQueued: configuration.concurrency * 2)
+        self.workers = WorkerPool(threads: configuration.isDelivering ? configuration.concurrency : 1,
+                                  maxQueued: configuration.concurrency * 2)
     }
 
     /// Starts the dispatcher thread.
