@@ -13,8 +13,11 @@ duration=${1:-10}
 samples=${2:-300}
 connections=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-swift build -c release --product memory-gateway >/dev/null
-bin="$(swift build -c release --show-bin-path)/memory-gateway"
+# MG_SCRATCH_PATH: a separate build directory, so the release build does not wait for another
+# swift build on .build.
+scratch=(${MG_SCRATCH_PATH:+--scratch-path "$MG_SCRATCH_PATH"})
+swift build -c release "${scratch[@]}" --product memory-gateway >/dev/null
+bin="$(swift build -c release "${scratch[@]}" --show-bin-path)/memory-gateway"
 
 tmp=$(mktemp -d /tmp/mg-whbench.XXXXXX)
 pg_port=$(mg_free_port); port=$(mg_free_port)

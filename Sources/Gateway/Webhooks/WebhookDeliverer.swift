@@ -181,8 +181,36 @@ final class WebhookDeliverer: Sendable {
             [.text(orgID), .text(webhookID), .text(token)])
     }
 
-    /// Makes one attempt and records its result, releasing the webhook's lease.
-    func deliver(_ claim: Claim) {
+    /// Deliveries one worker makes in a row to one webhook while it keeps the lease, before it lets
+    /// the webhook go back to the claim (so busy webhooks do not starve the others).
+    static let maxStreak = 50
+
+    /// Makes the claimed attempt and records its result; while the webhook has more due events,
+    /// goes on with the next (recording one result and fetching the next is one statement), then
+    /// releases the lease.
+    func deliver(_ first: Claim) {
+        var claim = first
+        var streak = 1
+        while true {
+            let isContinuing = streak < Self.maxStreak && !state.withLock { $0.isStopped }
+            do {
+                guard let next = try deliverOne(claim, fetchingNext: isContinuing) else {
+                    if isContinuing { try release(orgID: claim.orgID, webhookID: claim.webhookID, token: claim.leaseToken) }
+                    return
+                }
+                claim = next
+                streak += 1
+            } catch {
+                // The lease expires and the delivery is made again: at least once.
+                Log.error("webhook delivery result not recorded", ["error": String(describing: error), "webhook_id": claim.webhookID])
+                return
+            }
+        }
+    }
+
+    /// One attempt and its result. `fetchingNext`: keep the lease (extended) and return the
+    /// webhook's next due delivery, if any; otherwise release the lease and return nil.
+    private func deliverOne(_ claim: Claim, fetchingNext: Bool) throws -> Claim? {
         let started = Date()
         let outcome = attempt(claim, at: started)
         let attempt = claim.attempt + 1
@@ -201,7 +229,12 @@ final class WebhookDeliverer: Sendable {
         }
         var error = outcome.error
         if !isDelivered, error == nil, let code = outcome.status { error = "HTTP \(code)" }
-        do {
+        let parameters: [PostgresValue] = [
+            .text(claim.orgID), .text(claim.webhookID), .text(claim.leaseToken), .int(claim.seq), .text(status),
+            nextAttempt.map { .text(UTCDate.timestamp($0)) } ?? .null,
+            outcome.status.map { .int(Int64($0)) } ?? .null, error.map { .text(String($0.prefix(500))) } ?? .null,
+        ]
+        guard fetchingNext else {
             _ = try pool.query(
                 """
                 WITH released AS (
@@ -213,13 +246,38 @@ final class WebhookDeliverer: Sendable {
                        response_status = $7, error = $8, updated_at = gw_now()
                  WHERE org_id = $1 AND seq = $4 AND status IN ('pending', 'retrying')
                 """,
-                [.text(claim.orgID), .text(claim.webhookID), .text(claim.leaseToken), .int(claim.seq), .text(status),
-                 nextAttempt.map { .text(UTCDate.timestamp($0)) } ?? .null,
-                 outcome.status.map { .int(Int64($0)) } ?? .null, error.map { .text(String($0.prefix(500))) } ?? .null])
-        } catch {
-            // The lease expires and the delivery is made again: at least once.
-            Log.error("webhook delivery result not recorded", ["error": String(describing: error), "webhook_id": claim.webhookID])
+                parameters)
+            return nil
         }
+        // The statement's snapshot still shows the delivery just made as due: `seq <> $4` skips it.
+        let rows = try pool.query(
+            """
+            WITH done AS (
+                UPDATE webhook_deliveries
+                   SET status = $5, attempt = attempt + 1, next_attempt_at = coalesce($6::timestamptz, next_attempt_at),
+                       response_status = $7, error = $8, updated_at = gw_now()
+                 WHERE org_id = $1 AND seq = $4 AND status IN ('pending', 'retrying')
+            ), lease AS (
+                UPDATE webhooks SET lease_until = clock_timestamp() + make_interval(secs => $9)
+                 WHERE org_id = $1 AND webhook_id = $2 AND lease_token = $3
+                RETURNING org_id, webhook_id, url, secret
+            )
+            SELECT l.org_id, l.webhook_id, l.url, l.secret, d.seq, d.event_id, d.attempt, e.body
+              FROM lease l
+              JOIN LATERAL (
+                    SELECT d.seq, d.event_id, d.attempt FROM webhook_deliveries d
+                     WHERE d.org_id = l.org_id AND d.webhook_id = l.webhook_id AND d.status IN ('pending', 'retrying')
+                       AND d.next_attempt_at <= clock_timestamp() AND d.seq <> $4
+                     ORDER BY d.seq LIMIT 1) d ON true
+              JOIN webhook_events e ON e.org_id = l.org_id AND e.event_id = d.event_id
+            """,
+            parameters + [.double(Self.seconds(configuration.lease))])
+        guard let row = rows.first, let seq = row.int(4), let eventID = row.string(5), let body = row.string(7) else {
+            return nil
+        }
+        return Claim(orgID: claim.orgID, webhookID: claim.webhookID, url: row.string(2) ?? claim.url,
+                     secret: row.string(3) ?? claim.secret, seq: seq, eventID: eventID,
+                     attempt: Int(clamping: row.int(6) ?? 0), body: body, leaseToken: claim.leaseToken)
     }
 
     /// The HTTP attempt: the address check (resolving once), then the signed POST to those addresses.
