@@ -64,7 +64,8 @@ tenant() { # name → "key org"
     key=$(echo "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["api_key"]["key"])')
     org=$(echo "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["tenant"]["id"])')
     curl -fs -X PATCH "$url/v1/admin/tenants/$org" -H "Authorization: Bearer bench-operator-token-0123456789abcdef" \
-        -H 'Content-Type: application/json' -d '{"limits":{"rate_limit_per_minute":10000000,"monthly_request_quota":100000000}}' >/dev/null
+        -H 'Content-Type: application/json' -d '{"limits":{"rate_limit_per_minute":1000000,"monthly_request_quota":1000000000}}' >/dev/null \
+        || { echo "the limits override was refused" >&2; exit 1; }
     echo "$key"
 }
 subscribe() { # key events-json
