@@ -10,12 +10,13 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "PostgresStore", dependencies: ["CLibPQ"]),
         .target(name: "Auth", dependencies: ["CCrypto"]),
         .target(name: "HTTPServer", dependencies: ["CSystem"]),
         .executableTarget(
             name: "Gateway",
-            dependencies: ["PostgresStore", "Auth", "HTTPServer"],
+            dependencies: ["PostgresStore", "Auth", "HTTPServer", "CCurl"],
             resources: [.embedInCode("Migrations")]
         ),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore"]),

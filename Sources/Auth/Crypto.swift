@@ -21,6 +21,26 @@ public enum Crypto {
         hex(sha256(Array(string.utf8)))
     }
 
+    /// The HMAC-SHA256 of `message` keyed by `key` (32 bytes): webhook signatures.
+    ///
+    /// One-shot `HMAC()` fails only on an allocation failure inside OpenSSL or a key longer than
+    /// `Int32.max`; both are broken invariants here (keys are 32-byte secrets).
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        precondition(key.count <= Int(Int32.max), "Crypto.hmacSHA256: key too long")
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let result = key.withUnsafeBufferPointer { keyBuffer in
+            message.withUnsafeBufferPointer { input in
+                digest.withUnsafeMutableBufferPointer { output in
+                    HMAC(EVP_sha256(), keyBuffer.baseAddress, Int32(keyBuffer.count), input.baseAddress, input.count,
+                         output.baseAddress, &length)
+                }
+            }
+        }
+        if result == nil { fatalError("Crypto.hmacSHA256: HMAC failed") }
+        return Array(digest.prefix(Int(length)))
+    }
+
     /// Lowercase hexadecimal text of `bytes` (two characters per byte).
     public static func hex(_ bytes: [UInt8]) -> String {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)

@@ -274,7 +274,7 @@ enum ExpiryTestGateway {
         let gateway = ExpiryTestGateway.shared
         let pool = gateway.running.services.pool
         let tenant = try gateway.createTenant()
-        let sweeper = MemorySweeper(pool: pool, configuration: MemorySweeper.Configuration())
+        let sweeper = MemorySweeper(pool: pool, configuration: MemorySweeper.Configuration(), webhooks: WebhookOutbox())
         try pool.withConnection { connection in
             // Another instance's sweep holds the lock: this one deletes nothing, even with work to do.
             _ = try connection.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [.text(MemorySweeper.lockName)])

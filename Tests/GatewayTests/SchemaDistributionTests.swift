@@ -13,7 +13,7 @@ import Testing
     /// Tenant-owned tables whose statements must name `org_id`.
     static let tenantTables = [
         "memories", "memory_versions", "spaces", "idempotency_keys", "usage_counters", "usage_alerts",
-        "quota_counters", "api_keys", "audit_log", "rate_limits", "storage_usage", "storage_deltas",
+        "quota_counters", "api_keys", "audit_log", "rate_limits", "storage_usage", "storage_deltas", "webhooks", "webhook_events", "webhook_deliveries",
     ]
 
     /// String literals that touch a tenant table without `org_id` on purpose (file name, a fragment of

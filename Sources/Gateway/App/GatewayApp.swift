@@ -35,19 +35,30 @@ struct GatewayApp {
             tenantSlots: TenantSlots(limits: configuration.tenantLimits, wait: configuration.poolWait),
             storage: storage,
             idempotencySweeper: IdempotencySweeper(pool: pool, retention: configuration.idempotencyRetention,
-                                                   interval: configuration.idempotencySweepInterval))
+                                                   interval: configuration.idempotencySweepInterval),
+            webhooks: WebhookOutbox(), deliverer: WebhookDeliverer(pool: pool, configuration: configuration.webhooks))
         // Bind first: a port in use fails here, before any background thread exists.
         let server = try HTTPServer(configuration: configuration.http,
                                     handler: GatewayHandler(router: Routes.make(), services: services))
         let listener = PostgresListener(
-            connectionString: configuration.listenDatabaseURL ?? configuration.databaseURL, channels: [Self.eventsChannel],
-            onNotification: { _, _ in services.admission.forgetThrottled() },
-            onReconnect: { services.admission.forgetThrottled() })
+            connectionString: configuration.listenDatabaseURL ?? configuration.databaseURL,
+            channels: [Self.eventsChannel, WebhookOutbox.deliveryChannel],
+            onNotification: { channel, payload in
+                if channel == WebhookOutbox.deliveryChannel { return services.deliverer.wake() }
+                if payload.hasPrefix(WebhookOutbox.notificationPrefix) { return services.webhooks.handleNotification(payload) }
+                services.admission.forgetThrottled()
+            },
+            onReconnect: {
+                services.admission.forgetThrottled()
+                services.webhooks.invalidateAll()
+                services.deliverer.wake()
+            })
         listener.start()
         services.usage.start()
         services.storage.start()
         services.idempotencySweeper.start()
-        let sweeper = MemorySweeper(pool: pool, configuration: configuration.expirySweep)
+        if configuration.webhooks.isDelivering { services.deliverer.start() }
+        let sweeper = MemorySweeper(pool: pool, configuration: configuration.expirySweep, webhooks: services.webhooks)
         sweeper.start()
         return RunningGateway(server: server, services: services, listener: listener, sweeper: sweeper)
     }
@@ -76,12 +87,13 @@ struct RunningGateway: Sendable {
     /// Deletes expired memories in the background.
     let sweeper: MemorySweeper
 
-    /// After the server drained: flush usage, stop the sweeper, workers, listener and pool.
+    /// After the server drained: flush usage, stop the sweeper, deliveries, workers, listener and pool.
     func finish() {
         sweeper.stop()
         services.usage.stop()
         services.storage.stop()
         services.idempotencySweeper.stop()
+        services.deliverer.stop()
         services.workers.stop()
         listener.stop()
         services.pool.close()

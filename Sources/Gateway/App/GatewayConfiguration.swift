@@ -47,6 +47,8 @@ struct GatewayConfiguration: Sendable {
     var tenantPoolShare = 0.5
     /// How the background deletion of expired memories paces itself (`EXPIRY_SWEEP_INTERVAL_MS`).
     var expirySweep = MemorySweeper.Configuration()
+    /// Webhook deliveries (`WEBHOOK_*`).
+    var webhooks = WebhookConfiguration()
 
     enum ConfigurationError: Error, CustomStringConvertible {
         case invalid(String, String)
@@ -131,6 +133,33 @@ struct GatewayConfiguration: Sendable {
         }
         if let sweep = try integer("EXPIRY_SWEEP_INTERVAL_MS", 100...60_000) {
             configuration.expirySweep.interval = .milliseconds(sweep)
+        }
+        if let delivery = values["WEBHOOK_DELIVERY"], !delivery.isEmpty {
+            configuration.webhooks.isDelivering = !["0", "false", "off", "no"].contains(delivery.lowercased())
+        }
+        if let allow = values["WEBHOOK_ALLOW_PRIVATE"], !allow.isEmpty {
+            configuration.webhooks.allowsPrivateAddresses = ["1", "true", "on", "yes"].contains(allow.lowercased())
+        }
+        if let concurrency = try integer("WEBHOOK_CONCURRENCY", 1...256) { configuration.webhooks.concurrency = concurrency }
+        if let poll = try integer("WEBHOOK_POLL_MS", 10...60_000) { configuration.webhooks.pollInterval = .milliseconds(poll) }
+        if let timeout = try integer("WEBHOOK_TIMEOUT_MS", 100...10_000) {
+            configuration.webhooks.attemptTimeout = .milliseconds(timeout)
+        }
+        if let lease = try integer("WEBHOOK_LEASE_MS", 1_000...3_600_000) { configuration.webhooks.lease = .milliseconds(lease) }
+        if configuration.webhooks.lease <= configuration.webhooks.attemptTimeout {
+            throw ConfigurationError.invalid("WEBHOOK_LEASE_MS", "must be longer than the attempt timeout")
+        }
+        if let schedule = values["WEBHOOK_RETRY_SCHEDULE_MS"], !schedule.isEmpty {
+            var waits: [Duration] = []
+            for part in schedule.split(separator: ",", omittingEmptySubsequences: false) {
+                let text = part.trimmingCharacters(in: .whitespaces)
+                guard let value = Int(text), (1...86_400_000).contains(value) else {
+                    throw ConfigurationError.invalid("WEBHOOK_RETRY_SCHEDULE_MS", schedule)
+                }
+                waits.append(.milliseconds(value))
+            }
+            guard waits.count <= 20 else { throw ConfigurationError.invalid("WEBHOOK_RETRY_SCHEDULE_MS", schedule) }
+            configuration.webhooks.retrySchedule = waits
         }
         return configuration
     }

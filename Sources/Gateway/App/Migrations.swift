@@ -10,5 +10,6 @@ enum Migrations {
         Migration(version: 4, name: "plan_history", sql: String(decoding: PackageResources.m0004_plan_history_sql, as: UTF8.self)),
         Migration(version: 5, name: "fair_limits", sql: String(decoding: PackageResources.m0005_fair_limits_sql, as: UTF8.self)),
         Migration(version: 6, name: "lifecycle", sql: String(decoding: PackageResources.m0006_lifecycle_sql, as: UTF8.self)),
+        Migration(version: 7, name: "webhooks", sql: String(decoding: PackageResources.m0007_webhooks_sql, as: UTF8.self)),
     ]
 }

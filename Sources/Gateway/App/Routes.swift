@@ -47,6 +47,14 @@ enum Routes {
         router.add("POST", "/v1/account/api-keys/{id}/rotate", Route(.tenant(.admin), APIKeys.rotate))
         router.add("GET", "/v1/account/audit-log", Route(.tenant(.admin), AuditLog.list))
 
+        // Webhooks.
+        router.add("POST", "/v1/webhooks", Route(.tenant(.admin), Webhooks.create))
+        router.add("GET", "/v1/webhooks", Route(.tenant(.admin), Webhooks.list))
+        router.add("GET", "/v1/webhooks/{id}", Route(.tenant(.admin), Webhooks.get))
+        router.add("DELETE", "/v1/webhooks/{id}", Route(.tenant(.admin), Webhooks.delete))
+        router.add("POST", "/v1/webhooks/{id}/test", Route(.tenant(.admin), Webhooks.test))
+        router.add("GET", "/v1/webhooks/{id}/deliveries", Route(.tenant(.admin), Webhooks.deliveries))
+
         // Operators.
         router.add("POST", "/v1/admin/tenants", Route(.operator, Tenants.create))
         router.add("GET", "/v1/admin/tenants", Route(.operator, Tenants.list))

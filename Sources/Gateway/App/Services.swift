@@ -14,4 +14,8 @@ struct Services: Sendable {
     let storage: StorageAccounting
     /// Deletes idempotency records past the replay window.
     let idempotencySweeper: IdempotencySweeper
+    /// The webhook outbox: `record` inside a change's transaction.
+    let webhooks: WebhookOutbox
+    /// Delivers what the outbox holds, on its own threads.
+    let deliverer: WebhookDeliverer
 }

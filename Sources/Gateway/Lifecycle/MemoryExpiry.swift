@@ -78,4 +78,18 @@ enum MemoryExpiry {
     private static func expired(_ rows: PostgresRows) -> [ExpiredMemory] {
         rows.map { ExpiredMemory(orgID: $0.string(0) ?? "", env: $0.string(1) ?? "", memoryID: $0.string(2) ?? "") }
     }
+
+    /// Writes one `memory.deleted` event (`reason: "expired"`) per deleted memory to the webhook
+    /// outbox, in the caller's transaction (the one that deleted them), so a committed expiry always
+    /// produces its event and a rolled-back one never does.
+    static func recordDeleted(_ expired: [ExpiredMemory], _ connection: PostgresConnection,
+                              webhooks: WebhookOutbox) throws {
+        let byTenant = Dictionary(grouping: expired) { "\($0.orgID)\u{0}\($0.env)" }
+        for group in byTenant.values {
+            guard let first = group.first else { continue }
+            _ = try webhooks.record(
+                connection, orgID: first.orgID, env: first.env, type: WebhookEvent.memoryDeleted,
+                data: group.map { .object(JSONObject([("id", .string($0.memoryID)), ("reason", "expired")])) })
+        }
+    }
 }

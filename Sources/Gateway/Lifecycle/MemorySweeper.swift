@@ -26,6 +26,8 @@ final class MemorySweeper: Sendable {
 
     private let pool: PostgresPool
     private let configuration: Configuration
+    /// Where each deletion's `memory.deleted` event is written, in the deleting transaction.
+    private let webhooks: WebhookOutbox
     private let state = Mutex(State())
     private let wakeup = NSCondition()
 
@@ -34,7 +36,8 @@ final class MemorySweeper: Sendable {
         var isRunning = false
     }
 
-    init(pool: PostgresPool, configuration: Configuration) {
+    init(pool: PostgresPool, configuration: Configuration, webhooks: WebhookOutbox) {
+        self.webhooks = webhooks
         self.pool = pool
         self.configuration = configuration
     }
@@ -74,8 +77,9 @@ final class MemorySweeper: Sendable {
                 let lock = try connection.query(
                     "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", [.text(Self.lockName)])
                 guard lock.first?.bool(0) == true else { return nil }
-                // Webhooks: write `memory.deleted` (`reason: "expired"`) events for these here.
-                return try MemoryExpiry.deleteExpired(connection, limit: configuration.batchSize).count
+                let expired = try MemoryExpiry.deleteExpired(connection, limit: configuration.batchSize)
+                try MemoryExpiry.recordDeleted(expired, connection, webhooks: webhooks)
+                return expired.count
             }
             guard let deleted else { break }
             total += deleted

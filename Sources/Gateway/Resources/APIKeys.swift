@@ -73,6 +73,7 @@ enum APIKeys {
             try AuditLog.record(connection, orgID: principal.orgID, action: "api_key.created",
                                 actorKeyPrefix: principal.keyPrefix, targetType: "api_key",
                                 targetID: created.object["id"]?.stringValue, requestID: context.request.requestID)
+            try recordEvent(context, connection, WebhookEvent.apiKeyCreated, keyID: created.object["id"]?.stringValue ?? "")
             return created
         }
         var replay = created.object
@@ -105,6 +106,21 @@ enum APIKeys {
                 "the tenant has \(active) active \(environment.rawValue) keys, the most allowed is \(maxActiveKeys); "
                     + "revoke unused keys first")
         }
+    }
+
+    /// Records a key event for webhooks of the key's own environment (column 3 of `KeyObject.columns`):
+    /// `data` is the key object as
+    /// `GET /v1/account/api-keys/{id}` shows it (never the key), read inside the transaction.
+    private static func recordEvent(_ context: RequestContext, _ connection: PostgresConnection, _ type: String,
+                                    keyID: String, extra: [(String, JSONValue)] = []) throws {
+        let rows = try connection.query(
+            "SELECT \(KeyObject.columns) FROM api_keys WHERE org_id = $1 AND key_id = $2",
+            [.text(context.tenant.orgID), .text(keyID)])
+        guard let row = rows.first, let env = row.string(3) else { return }
+        let webhooks = context.services.webhooks
+        var object = KeyObject.json(row)
+        for (name, value) in extra { object[name] = value }
+        try webhooks.record(connection, orgID: context.tenant.orgID, env: env, type: type, data: .object(object))
     }
 
     static func allowedIPList(_ body: inout BodyReader) -> [String]? {
@@ -188,6 +204,7 @@ enum APIKeys {
                                 actorKeyPrefix: principal.keyPrefix, targetType: "api_key", targetID: keyID,
                                 requestID: context.request.requestID)
             _ = try connection.query("SELECT pg_notify($1, $2)", [.text(GatewayApp.eventsChannel), .text("key")])
+            try recordEvent(context, connection, WebhookEvent.apiKeyRevoked, keyID: keyID)
             return updated.first?.string(0) ?? ""
         }
         var data = JSONObject()
@@ -235,6 +252,8 @@ enum APIKeys {
                                 details: .object(JSONObject([("new_key_id", .string(newID))])),
                                 requestID: context.request.requestID)
             _ = try connection.query("SELECT pg_notify($1, $2)", [.text(GatewayApp.eventsChannel), .text("key")])
+            try recordEvent(context, connection, WebhookEvent.apiKeyRotated, keyID: newID,
+                            extra: [("rotated_from", .object(JSONObject([("id", .string(keyID))])))])
             return (created.key, created.object, expired.first?.string(0) ?? "")
         }
         var object = result.object

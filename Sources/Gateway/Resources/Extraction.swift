@@ -45,15 +45,20 @@ enum Extraction {
                     context, adding: fresh.reduce(0) { $0 + $1.utf8.count + metadataJSON.utf8.count })
                 if let spaceID { try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID) }
                 let rows = fresh.map { (id: Identifier.make(prefix: "mem"), text: $0) }
-                _ = try connection.query(
+                let inserted = try connection.query(
                     """
-                    INSERT INTO memories (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
+                    INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix)
                     SELECT $1, $2, u.id, u.text, $5::jsonb, $6::text, 'extraction', $7::text, $8::text
-                      FROM unnest($3::text[], $4::text[]) AS u(id, text)
+                      FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS u(id, text, position)
+                     ORDER BY u.position
+                    RETURNING \(MemoryObject.columns)
                     """,
                     [.text(principal.orgID), .text(principal.env), .textArray(rows.map(\.id)),
                      .textArray(rows.map(\.text)), .jsonb(metadataJSON), spaceID.map { .text($0) } ?? .null,
                      .text(context.request.requestID), .text(principal.keyPrefix)])
+                try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
+                                                     type: WebhookEvent.memoryCreated,
+                                                     data: inserted.map { .object(MemoryObject.json($0)) })
                 return (rows, considered)
             }
         }

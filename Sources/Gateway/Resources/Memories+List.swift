@@ -115,6 +115,13 @@ extension Memories {
                 connection, orgID: principal.orgID, action: "memories.erased", actorKeyPrefix: principal.keyPrefix,
                 targetType: "memories", targetID: filter.spaceID, details: ["deleted": .int(ids.count)],
                 requestID: context.request.requestID)
+            if !ids.isEmpty {
+                var filters = JSONObject()
+                for (name, value) in context.query.pairs where name != "confirm" { filters[name] = .string(value) }
+                try context.services.webhooks.record(
+                    connection, orgID: principal.orgID, env: principal.env, type: WebhookEvent.memoriesErased,
+                    data: .object(JSONObject([("deleted", .int(ids.count)), ("filters", .object(filters))])))
+            }
             return ids.count
         }
         var data = JSONObject()

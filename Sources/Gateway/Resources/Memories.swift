@@ -31,7 +31,10 @@ enum Memories {
             .text(context.request.requestID), .text(principal.keyPrefix),
         ] + (input.expiry ?? .never).parameters
         let taken = APIError.conflict("a memory with id '\(memoryID)' already exists")
-        if input.spaceID == nil, !(principal.hardQuota && principal.isLive) {
+        let webhooks = context.services.webhooks
+        let isSubscribed = try webhooks.isSubscribed(context.pool, orgID: principal.orgID, env: principal.env,
+                                                     type: WebhookEvent.memoryCreated)
+        if input.spaceID == nil, !(principal.hardQuota && principal.isLive), !isSubscribed {
             // Nothing else to do: one statement, one round trip. A taken custom id may belong to
             // an expired memory not swept yet: then the transaction below frees it first.
             if let row = try context.pool.query(insert, parameters).first { return created(row) }
@@ -39,7 +42,8 @@ enum Memories {
         }
         let rows = try context.pool.transaction { connection in
             if input.memoryID != nil {
-                _ = try MemoryExpiry.deleteExpired(connection, principal: principal, memoryIDs: [memoryID])
+                let expired = try MemoryExpiry.deleteExpired(connection, principal: principal, memoryIDs: [memoryID])
+                try MemoryExpiry.recordDeleted(expired, connection, webhooks: webhooks)
             }
             try MemoryWrites.reserveQuota(connection, principal: principal, adding: 1)
             if let spaceID = input.spaceID {
@@ -47,7 +51,9 @@ enum Memories {
             }
             let rows = try connection.query(insert, parameters)
             // A taken id writes nothing: roll back the space made on first use too.
-            if rows.isEmpty { throw taken }
+            guard let row = rows.first else { throw taken }
+            try webhooks.record(connection, orgID: principal.orgID, env: principal.env, type: WebhookEvent.memoryCreated,
+                                data: .object(MemoryObject.json(row)))
             return rows
         }
         guard let row = rows.first else { throw taken }
@@ -151,7 +157,10 @@ enum Memories {
                        .text(context.request.requestID), .text(principal.keyPrefix)]
                     + (expiry ?? .never).parameters + [.bool(expiry == .never)])
             guard let row = rows.first else { throw APIError.notFound("memory") }
-            return MemoryObject.json(row)
+            let memory = MemoryObject.json(row)
+            try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
+                                                 type: WebhookEvent.memoryUpdated, data: .object(memory))
+            return memory
         }
         var response = APIResponse(json: .object(memory))
         response.memoryIDs = [memoryID]
@@ -236,6 +245,9 @@ enum Memories {
                 conditions: "m.org_id = $1 AND m.env = $2 AND m.memory_id = $3 AND \(MemoryObject.isLive())",
                 parameters: [.text(principal.orgID), .text(principal.env), .text(memoryID)])
             guard !deleted.isEmpty else { throw APIError.notFound("memory") }
+            try context.services.webhooks.record(
+                connection, orgID: principal.orgID, env: principal.env, type: WebhookEvent.memoryDeleted,
+                data: .object(JSONObject([("id", .string(memoryID)), ("reason", "api")])))
         }
         var data = JSONObject()
         data["id"] = .string(memoryID)

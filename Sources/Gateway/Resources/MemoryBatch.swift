@@ -143,7 +143,8 @@ enum MemoryBatch {
         let tenant: [PostgresValue] = [.text(principal.orgID), .text(principal.env)]
         let ids = items.map(\.memoryID)
         // Expired memories not swept yet are gone: delete them now, so their ids are free.
-        _ = try MemoryExpiry.deleteExpired(connection, principal: principal, memoryIDs: ids)
+        let expired = try MemoryExpiry.deleteExpired(connection, principal: principal, memoryIDs: ids)
+        try MemoryExpiry.recordDeleted(expired, connection, webhooks: context.services.webhooks)
 
         // Which ids exist; lock them (in id order, so concurrent batches do not deadlock) when
         // they are to be updated.
@@ -172,7 +173,7 @@ enum MemoryBatch {
             // Empty strings stand for "none" (text[] parameters carry no NULLs; ids are never empty).
             let rows = try connection.query(
                 """
-                INSERT INTO memories (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix,
+                INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix,
                                       expires_at)
                 SELECT $1, $2, u.id, u.text, coalesce(nullif(u.metadata, ''), '{}')::jsonb, nullif(u.space, ''),
                        'api', $7, $8, \(Self.expirySQL)
@@ -180,7 +181,7 @@ enum MemoryBatch {
                        AS u(id, text, metadata, space, expires_at, ttl, position)
                  ORDER BY u.position
                 ON CONFLICT DO NOTHING
-                RETURNING memory_id
+                RETURNING \(MemoryObject.columns)
                 """,
                 tenant + [.textArray(toCreate.map(\.memoryID)), .textArray(toCreate.map(\.input.text)),
                           .textArray(toCreate.map { $0.input.metadataJSON ?? "" }),
@@ -188,6 +189,9 @@ enum MemoryBatch {
                           .text(context.request.requestID), .text(principal.keyPrefix)]
                     + expiryArrays(toCreate))
             created = Set(rows.compactMap { $0.string(0) })
+            try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
+                                                 type: WebhookEvent.memoryCreated,
+                                                 data: rows.map { .object(MemoryObject.json($0)) })
             // Only a concurrent writer taking an id between the check and the insert gets here:
             // for `update` the transaction is tried again (the id now exists and is updated).
             if created.count != toCreate.count, policy != .skip {
@@ -220,7 +224,7 @@ enum MemoryBatch {
                        expires_at = coalesce(\(Self.expirySQL), m.expires_at)
                   FROM u, clock
                  WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = u.id
-                RETURNING m.memory_id
+                RETURNING \(MemoryObject.columns)
                 """,
                 tenant + [.textArray(toUpdate.map(\.memoryID)), .textArray(toUpdate.map(\.input.text)),
                           .textArray(toUpdate.map { $0.input.metadataJSON ?? "" }),
@@ -228,6 +232,9 @@ enum MemoryBatch {
                           .text(context.request.requestID), .text(principal.keyPrefix)]
                     + expiryArrays(toUpdate))
             updated = Set(rows.compactMap { $0.string(0) })
+            try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
+                                                 type: WebhookEvent.memoryUpdated,
+                                                 data: rows.map { .object(MemoryObject.json($0)) })
         }
 
         var outcome = Outcome()

@@ -31,7 +31,9 @@ struct GatewayProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = ["serve"]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // Children share the test database: only webhook tests, which turn it on, deliver.
+        process.environment = ProcessInfo.processInfo.environment.merging(["WEBHOOK_DELIVERY": "off"]) { $1 }
+            .merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UInt32.random(in: 0...UInt32.max)).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -32,6 +32,8 @@ final class TestGateway: Sendable {
         configuration.operatorToken = Self.operatorToken
         configuration.accessLog = false
         configuration.usageFlushInterval = .milliseconds(200)
+        // Gateways share the test database: only webhook tests, which turn it on, deliver.
+        configuration.webhooks.isDelivering = false
         configure(&configuration)
         running = try GatewayApp(configuration: configuration).prepare()
         running.server.start()

@@ -13,8 +13,10 @@ from .errors import (AuthenticationError, ConflictError, ConnectionFailed, Gatew
                      PermissionDeniedError, QuotaExceededError, RateLimitError, ServerError,
                      ServiceUnavailableError, UnsupportedMediaTypeError)
 from .transport import Meta, Response
+from .webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = ["MemoryGateway", "AsyncMemoryGateway", "Operator", "Response", "Meta", "GatewayError", "ConnectionFailed", "InvalidRequestError",
            "AuthenticationError", "PermissionDeniedError", "NotFoundError", "MethodNotAllowedError",
            "ConflictError", "IdempotencyConflictError", "PayloadTooLargeError", "UnsupportedMediaTypeError",
-           "RateLimitError", "QuotaExceededError", "ServerError", "ServiceUnavailableError", "__version__"]
+           "RateLimitError", "QuotaExceededError", "ServerError", "ServiceUnavailableError", "__version__",
+           "verify_webhook", "WebhookVerificationError"]

@@ -7,6 +7,7 @@ import urllib.parse
 from typing import Any, Iterable, Iterator, Optional
 
 from .transport import Response, Transport
+from .webhooks import _Webhooks
 
 __version__ = "1.0.0"
 _UNSET: Any = object()
@@ -224,6 +225,7 @@ class MemoryGateway:
         self.memories = _Memories(self._t)
         self.spaces = _Spaces(self._t)
         self.api_keys = _APIKeys(self._t)
+        self.webhooks = _Webhooks(self._t)
 
     @property
     def last_request_id(self) -> Optional[str]:
