@@ -16,7 +16,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: ["PostgresStore", "Auth", "HTTPServer"],
-            resources: [.embedInCode("Migrations")]
+            resources: [.embedInCode("Migrations"), .embedInCode("Console")]
         ),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),

@@ -8,5 +8,6 @@ enum Migrations {
         Migration(version: 2, name: "query", sql: String(decoding: PackageResources.m0002_query_sql, as: UTF8.self)),
         Migration(version: 3, name: "insert_times", sql: String(decoding: PackageResources.m0003_insert_times_sql, as: UTF8.self)),
         Migration(version: 4, name: "plan_history", sql: String(decoding: PackageResources.m0004_plan_history_sql, as: UTF8.self)),
+        Migration(version: 8, name: "console_sessions", sql: String(decoding: PackageResources.m0008_console_sessions_sql, as: UTF8.self)),
     ]
 }

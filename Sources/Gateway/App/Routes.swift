@@ -53,6 +53,13 @@ enum Routes {
         router.add("GET", "/v1/admin/tenants/{id}", Route(.operator, Tenants.get))
         router.add("PATCH", "/v1/admin/tenants/{id}", Route(.operator, Tenants.update))
         router.add("GET", "/v1/admin/billing", Route(.operator, Billing.report))
+
+        // Console (its session routes authenticate themselves).
+        router.add("GET", "/console", Route(.service, ConsoleAssets.page))
+        router.add("GET", "/console/{asset}", Route(.service, ConsoleAssets.asset))
+        router.add("POST", "/console/session", Route(.service, ConsoleSessions.signIn))
+        router.add("GET", "/console/session", Route(.service, ConsoleSessions.current))
+        router.add("DELETE", "/console/session", Route(.service, ConsoleSessions.signOut))
         return router
     }
 }

@@ -54,7 +54,12 @@ final class Admission: Sendable {
     func admit(key: String, clientAddress: String,
                fused: (sql: String, parameters: [PostgresValue])? = nil) throws -> Outcome {
         guard APIKeyMaterial.parse(key) != nil else { return .invalid }
-        let hash = APIKeyMaterial.hash(key)
+        return try admit(keyHash: APIKeyMaterial.hash(key), clientAddress: clientAddress, fused: fused)
+    }
+
+    /// Decides one request of the key whose hash is `hash` (a console session acts as its key).
+    func admit(keyHash hash: [UInt8], clientAddress: String,
+               fused: (sql: String, parameters: [PostgresValue])? = nil) throws -> Outcome {
         let hashHex = hexString(hash)
         let now = ContinuousClock.now
         let remembered = throttled.withLock { table -> Remembered? in
