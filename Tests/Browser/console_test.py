@@ -379,6 +379,20 @@ def test_a_revoked_admin_key_ends_its_console_sessions_on_every_instance(driver)
     assert driver.find_element(By.ID, "nav").is_displayed() is False
 
 
+def test_signing_out_ends_the_session_and_shows_the_sign_in_form(driver):
+    sign_in(driver, A, ctx.admin_key)
+    loaded_rows(driver, "keys-table")
+    driver.find_element(By.ID, "signout").click()
+    visible(driver, "#signin-key")
+    assert "Signed out" in driver.find_element(By.ID, "notice").text
+    assert not driver.find_element(By.ID, "session-bar").is_displayed()
+    status = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('/v1/account', {credentials: 'same-origin'}).then(r => done(r.status), e => done(String(e)));
+    """)
+    assert status == 401, status
+
+
 def test_the_console_is_readable_at_phone_width(driver):
     sign_in(driver, A, ctx.admin_key)
     driver.set_window_size(390, 844)
@@ -397,6 +411,7 @@ def test_the_console_is_readable_at_phone_width(driver):
 def test_an_operator_changes_a_plan_and_downloads_billing_csv_equal_to_the_api(driver):
     sign_in(driver, A, OPERATOR)
     assert driver.find_element(By.ID, "who").text == "Operator"
+    assert not driver.find_element(By.ID, "env-switch").is_displayed(), "operators have no test/live switch"
     loaded_rows(driver, "tenants-table")
     row = driver.find_element(By.CSS_SELECTOR, f'#tenants-table tr[data-tenant-id="{ctx.tenant_id}"]')
     Select(row.find_element(By.CSS_SELECTOR, "select.plan-select")).select_by_value("starter")

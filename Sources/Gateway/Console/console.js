@@ -506,8 +506,13 @@
         el('button', { type: 'submit', className: 'secondary', text: 'Save limits' }));
       limitForm.addEventListener('submit', (event) => {
         event.preventDefault();
+        // Only the limits changed here become overrides; an emptied field returns to the plan's value.
         const body = {};
-        for (const [n, input] of Object.entries(inputs)) body[n] = input.value === '' ? null : Number(input.value);
+        for (const [n, input] of Object.entries(inputs)) {
+          const before = limits[n] === undefined || limits[n] === null ? '' : String(limits[n]);
+          if (input.value !== before) body[n] = input.value === '' ? null : Number(input.value);
+        }
+        if (!Object.keys(body).length) { show('No limit changed for ' + tenant.name + '.'); return; }
         patch(tenant, { limits: body }, 'Limits saved');
       });
       const suspend = tenant.suspended
