@@ -61,13 +61,26 @@ import Testing
         let token = String(cookie.dropFirst("mg_session=".count))
         let pool = PostgresPool(configuration: PostgresConfiguration(connectionString: TestGateway.databaseURL))
         defer { pool.close() }
-        let rows = try pool.query("SELECT count(*) FROM console_sessions WHERE org_id = $1 AND (token_hash = $2 OR token_hash = sha256($2))",
-                                  [.text(tenant.orgID), .bytea(Array(token.utf8))])
+        let rows = try pool.query(
+            """
+            SELECT count(*) FROM console_sessions s JOIN api_keys a ON a.key_hash = s.key_hash
+             WHERE a.org_id = $1 AND (s.token_hash = $2 OR s.token_hash = sha256($2))
+            """, [.text(tenant.orgID), .bytea(Array(token.utf8))])
         #expect(rows.first?.int(0) == 1, "the row is found by the token's SHA-256, never by the token")
         // The session reads back on GET, with the same CSRF token.
         let current = try gateway.client().request("GET", "/console/session", headers: withCookie(cookie))
         #expect(current.status == 200)
         #expect(current.data?["csrf_token"]?.stringValue == csrf)
+    }
+
+    @Test func signingInCountsAsOneRequestOfTheKey() throws {
+        let tenant = try tenant()
+        #expect(try signIn(tenant.key).response.status == 201)
+        let counted = try eventually(timeout: .seconds(5)) {
+            let usage = try gateway.client().call("GET", "/v1/usage", key: tenant.key)
+            return usage.data?["by_endpoint"]?["POST /console/session"] == 1
+        }
+        #expect(counted, "the sign-in shows in by_endpoint as one request of the key")
     }
 
     @Test func signInIsSecureOnlyOverHTTPSFromATrustedProxy() throws {
@@ -202,8 +215,11 @@ import Testing
         #expect(try gateway.client().request("GET", "/v1/account", headers: withCookie(cookie)).status == 200)
         let pool = PostgresPool(configuration: PostgresConfiguration(connectionString: TestGateway.databaseURL))
         defer { pool.close() }
-        _ = try pool.query("UPDATE console_sessions SET expires_at = clock_timestamp() - interval '1 second' WHERE org_id = $1",
-                           [.text(tenant.orgID)])
+        _ = try pool.query(
+            """
+            UPDATE console_sessions s SET expires_at = clock_timestamp() - interval '1 second'
+              FROM api_keys a WHERE a.key_hash = s.key_hash AND a.org_id = $1
+            """, [.text(tenant.orgID)])
         let refused = try gateway.client().request("GET", "/v1/account", headers: withCookie(cookie))
         #expect(refused.status == 401)
         #expect(refused.errorCode == "invalid_api_key")

@@ -16,14 +16,18 @@ extension ConsoleSessions {
         var data = JSONObject()
         let token: String
         if let operatorToken = services.configuration.operatorToken, isOperatorToken(presented, operatorToken) {
-            let created = try create(services.pool, kind: .operator, orgID: nil, keyID: nil,
+            let created = try create(services.pool, kind: .operator, keyHash: nil,
                                      operatorHash: Crypto.sha256(Array(operatorToken.utf8)))
             token = created.token
             data = describe(Session(kind: .operator, expiresAt: created.expiresAt), token: token)
         } else {
             let principal = try admitKey(presented, context)
-            guard principal.scopes.contains(.admin) else { throw APIError.insufficientScope("admin") }
-            let created = try create(services.pool, kind: .tenant, orgID: principal.orgID, keyID: principal.keyID,
+            guard principal.scopes.contains(.admin) else {
+                record(principal, context, status: 403)
+                throw APIError.insufficientScope("admin")
+            }
+            record(principal, context, status: 201)
+            let created = try create(services.pool, kind: .tenant, keyHash: APIKeyMaterial.hash(presented),
                                      operatorHash: nil)
             token = created.token
             data = describe(Session(kind: .tenant, orgID: principal.orgID, keyID: principal.keyID,
@@ -58,8 +62,8 @@ extension ConsoleSessions {
             if let operatorToken = services.configuration.operatorToken, isOperatorToken(presented, operatorToken) {
                 ended = try endOperatorSessions(services.pool)
             } else {
-                let principal = try admitKey(presented, context)
-                ended = try endSessions(services.pool, orgID: principal.orgID, keyID: principal.keyID)
+                record(try admitKey(presented, context), context, status: 200)
+                ended = try endSessions(services.pool, keyHash: APIKeyMaterial.hash(presented))
             }
         } else {
             guard let token = cookieToken(request) else { throw APIError.missingKey }
@@ -69,7 +73,7 @@ extension ConsoleSessions {
                 case .operator:
                     ended = try endOperatorSessions(services.pool)
                 case .tenant:
-                    ended = try endSessions(services.pool, orgID: session.orgID ?? "", keyID: session.keyID ?? "")
+                    ended = try endSessions(services.pool, keyHash: session.keyHash ?? [])
                 }
             } else {
                 ended = 0  // already ended or expired: nothing to end, the cookie is cleared all the same
@@ -104,11 +108,23 @@ extension ConsoleSessions {
         case .ipNotAllowed:
             throw APIError(status: 403, code: "ip_not_allowed", message: "this key may not be used from this address")
         case .refused(var error, let principal):
+            services.metrics.recordRateLimited()
+            services.usage.recordRateLimited(principal: principal, endpoint: endpoint(request))
             error.headers.append(contentsOf: principal.rateLimit.headers)
             throw error
         case .admitted(let principal, _):
             return principal
         }
+    }
+
+    /// Counts a sign-in or sign-out made with a key as one request of that key, as the pipeline
+    /// counts every admitted request (so a hard quota's counter and usage agree).
+    private static func record(_ principal: Principal, _ context: RequestContext, status: Int) {
+        context.services.usage.recordRequest(principal: principal, endpoint: endpoint(context.request), status: status)
+    }
+
+    private static func endpoint(_ request: HTTPRequest) -> String {
+        "\(request.method) /console/session"
     }
 
     /// The session object of the contract, plus who it acts as (`key_prefix`, `scopes`).

@@ -130,19 +130,18 @@ enum ConsoleSessions {
 
     /// Stores a new session and returns its token and expiry. Sessions past their expiry are
     /// deleted on the way (sign-ins are rare; this keeps the table at the live sessions).
-    static func create(_ pool: PostgresPool, kind: Kind, orgID: String?, keyID: String?,
+    static func create(_ pool: PostgresPool, kind: Kind, keyHash: [UInt8]?,
                        operatorHash: [UInt8]?) throws -> (token: String, expiresAt: String) {
         let token = makeToken()
         let rows = try pool.query(
             """
             WITH gone AS (DELETE FROM console_sessions WHERE expires_at <= clock_timestamp())
-            INSERT INTO console_sessions (token_hash, kind, org_id, key_id, operator_hash, expires_at)
-            VALUES ($1, $2, $3, $4, $5, gw_now() + make_interval(secs => $6))
+            INSERT INTO console_sessions (token_hash, kind, key_hash, operator_hash, expires_at)
+            VALUES ($1, $2, $3, $4, gw_now() + make_interval(secs => $5))
             RETURNING gw_time(expires_at)
             """,
-            [.bytea(tokenHash(token)), .text(kind.rawValue), orgID.map { .text($0) } ?? .null,
-             keyID.map { .text($0) } ?? .null, operatorHash.map { .bytea($0) } ?? .null,
-             .int(Int64(lifetimeSeconds))])
+            [.bytea(tokenHash(token)), .text(kind.rawValue), keyHash.map { .bytea($0) } ?? .null,
+             operatorHash.map { .bytea($0) } ?? .null, .int(Int64(lifetimeSeconds))])
         guard let expiresAt = rows.first?.string(0) else { throw APIError.internalError }
         return (token, expiresAt)
     }
@@ -154,9 +153,9 @@ enum ConsoleSessions {
         let operatorHash = operatorToken.map { Crypto.sha256(Array($0.utf8)) }
         let rows = try pool.query(
             """
-            SELECT s.kind, s.org_id, s.key_id, a.key_hash, a.environment, a.key_prefix, a.scopes, gw_time(s.expires_at)
+            SELECT s.kind, a.org_id, a.key_id, a.key_hash, a.environment, a.key_prefix, a.scopes, gw_time(s.expires_at)
               FROM console_sessions s
-              LEFT JOIN api_keys a ON a.org_id = s.org_id AND a.key_id = s.key_id
+              LEFT JOIN api_keys a ON a.key_hash = s.key_hash
              WHERE s.token_hash = $1 AND s.expires_at > clock_timestamp()
                AND ((s.kind = 'tenant' AND a.revoked_at IS NULL
                      AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp()))
@@ -170,11 +169,11 @@ enum ConsoleSessions {
                        expiresAt: expiresAt)
     }
 
-    /// Ends every session of one key; returns how many.
-    static func endSessions(_ pool: PostgresPool, orgID: String, keyID: String) throws -> Int {
+    /// Ends every session of the key whose hash is `keyHash`; returns how many.
+    static func endSessions(_ pool: PostgresPool, keyHash: [UInt8]) throws -> Int {
         let rows = try pool.query(
-            "WITH gone AS (DELETE FROM console_sessions WHERE org_id = $1 AND key_id = $2 RETURNING 1) SELECT count(*) FROM gone",
-            [.text(orgID), .text(keyID)])
+            "WITH gone AS (DELETE FROM console_sessions WHERE key_hash = $1 RETURNING 1) SELECT count(*) FROM gone",
+            [.bytea(keyHash)])
         return Int(rows.first?.int(0) ?? 0)
     }
 
