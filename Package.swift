@@ -17,7 +17,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: ["PostgresStore", "Auth", "HTTPServer", "CCurl"],
-            resources: [.embedInCode("Migrations")]
+            resources: [.embedInCode("Migrations"), .embedInCode("Console")]
         ),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),

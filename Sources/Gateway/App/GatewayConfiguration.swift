@@ -38,7 +38,7 @@ struct GatewayConfiguration: Sendable {
     /// a tenant can pass its storage quota by at most about this much of its writes.
     var storageRefreshInterval: Duration = .milliseconds(500)
     /// Stored idempotent responses at least this old are deleted (the replay window).
-    var idempotencyRetention: Duration = .seconds(Int64(Idempotency.replayWindowHours) * 3600)
+    var idempotencyRetention: Duration = IdempotencyRecord.Limits().expiresAfter
     /// How often an instance tries to sweep expired idempotency records (well within the hour the
     /// contract allows).
     var idempotencySweepInterval: Duration = .seconds(300)

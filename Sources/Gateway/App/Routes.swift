@@ -64,6 +64,12 @@ enum Routes {
 
         // MCP (Streamable HTTP): checks the key itself; each tool call runs one of the routes above.
         router.add("POST", "/mcp", Route(.service, MCPEndpoint.handle))
+        // Console (its session routes authenticate themselves).
+        router.add("GET", "/console", Route(.service, ConsoleAssets.page))
+        router.add("GET", "/console/{asset}", Route(.service, ConsoleAssets.asset))
+        router.add("POST", "/console/session", Route(.service, ConsoleSessions.signIn))
+        router.add("GET", "/console/session", Route(.service, ConsoleSessions.current))
+        router.add("DELETE", "/console/session", Route(.service, ConsoleSessions.signOut))
         return router
     }
 }

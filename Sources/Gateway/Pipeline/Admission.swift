@@ -70,7 +70,14 @@ final class Admission: Sendable {
                fused: (sql: String, parameters: [PostgresValue])? = nil, isStoring: Bool = false,
                isLimited: Bool = true) throws -> Outcome {
         guard APIKeyMaterial.parse(key) != nil else { return .invalid }
-        let hash = APIKeyMaterial.hash(key)
+        return try admit(keyHash: APIKeyMaterial.hash(key), clientAddress: clientAddress, fused: fused,
+                         isStoring: isStoring, isLimited: isLimited)
+    }
+
+    /// Decides one request of the key whose hash is `hash` (a console session acts as its key).
+    func admit(keyHash hash: [UInt8], clientAddress: String,
+               fused: (sql: String, parameters: [PostgresValue])? = nil, isStoring: Bool = false,
+               isLimited: Bool = true) throws -> Outcome {
         let hashHex = hexString(hash)
         let now = ContinuousClock.now
         if isStoring, let storage {

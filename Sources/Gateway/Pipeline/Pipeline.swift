@@ -316,15 +316,22 @@ struct Pipeline: Sendable {
     private func authenticate(_ request: HTTPRequest, endpoint: String,
                               fused: (sql: String, parameters: [PostgresValue])?,
                               isLimited: Bool = true) throws(APIError) -> (Principal, PostgresRow?) {
-        let key = try Self.presentedKey(request)
         let address = ClientAddress.resolve(
             peer: request.peerAddress, forwardedFor: request.headers.values("X-Forwarded-For"),
             trustedProxies: services.configuration.trustedProxies)
         let outcome: Admission.Outcome
         do {
-            outcome = try services.admission.admit(
-                key: key, clientAddress: address, fused: fused,
-                isStoring: StorageAccounting.storingEndpoints.contains(endpoint), isLimited: isLimited)
+            // A console session acts as the key that made it; a request carrying a key is judged by it.
+            if let sessionKey = try ConsoleSessions.tenantKeyHash(for: request, services: services) {
+                outcome = try services.admission.admit(
+                    keyHash: sessionKey, clientAddress: address, fused: fused,
+                    isStoring: StorageAccounting.storingEndpoints.contains(endpoint), isLimited: isLimited)
+            } else {
+                let key = try Self.presentedKey(request)
+                outcome = try services.admission.admit(
+                    key: key, clientAddress: address, fused: fused,
+                    isStoring: StorageAccounting.storingEndpoints.contains(endpoint), isLimited: isLimited)
+            }
         } catch {
             throw Self.apiError(from: error, requestID: request.requestID)
         }
@@ -347,6 +354,11 @@ struct Pipeline: Sendable {
 
     private func checkOperatorToken(_ request: HTTPRequest) throws(APIError) {
         guard let token = services.configuration.operatorToken else { throw APIError.notFound() }
+        do {
+            if try ConsoleSessions.admitsOperator(request, services: services) { return }
+        } catch {
+            throw Self.apiError(from: error, requestID: request.requestID)
+        }
         guard let authorization = request.headers["Authorization"] else { throw APIError.missingKey }
         let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.invalidKey }
