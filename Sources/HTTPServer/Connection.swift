@@ -9,6 +9,8 @@ final class Connection {
     var input: [UInt8] = []
     var inputStart = 0
     var output: [UInt8] = []
+    /// The pending output last added to the loop's ``LoopRunner/bufferedOutput``.
+    var accountedOutput = 0
     var outputSent = 0
     /// The last send would block: wait for EPOLLOUT.
     var isWaitingForWritable = false

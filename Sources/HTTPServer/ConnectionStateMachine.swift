@@ -379,6 +379,13 @@ struct ConnectionStateMachine {
         return interest
     }
 
+    /// Whether pending output has waited since before `instant` without the peer accepting a byte
+    /// (for closing stalled readers early under memory pressure).
+    func isOutputStalled(since instant: Int64) -> Bool {
+        guard let stall = stallDeadline else { return false }
+        return stall - timeouts.writeStall <= instant
+    }
+
     // MARK: - Timers and shutdown
 
     /// The periodic timer tick: closes a stalled reader, times out a slow request or an idle connection.

@@ -29,6 +29,13 @@ public struct HTTPServerConfiguration: Sendable {
     /// With a response pending, the longest time a client may accept no bytes before it is
     /// disconnected (streamed responses included): a stalled reader holds no buffer forever.
     public var writeStallTimeout: Duration = .seconds(30)
+    /// Unsent response bytes all connections together may hold (split evenly between the event
+    /// loops). Past it the server is under memory pressure: a connection whose client has accepted
+    /// no bytes for `pressureStallTimeout` is closed at once instead of after `writeStallTimeout`,
+    /// so clients that never read cannot grow resident memory however many connections they open.
+    public var maxBufferedOutput: Int = 192 << 20
+    /// Under memory pressure, the longest a client may accept no bytes of a pending response.
+    public var pressureStallTimeout: Duration = .milliseconds(500)
     /// How long a graceful shutdown waits for requests in flight before closing everything.
     public var shutdownGrace: Duration = .seconds(20)
     /// Whether to write one access-log line per response on stdout.

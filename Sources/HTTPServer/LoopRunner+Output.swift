@@ -142,6 +142,7 @@ extension LoopRunner {
                 connection.outputSent = 0
             }
         }
+        account(connection)
         updateInterest(connection)
     }
 

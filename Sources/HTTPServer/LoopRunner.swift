@@ -37,6 +37,8 @@ final class LoopRunner {
     var now: Int64 = 0
     var nextTimerScan: Int64 = 0
     var isDraining = false
+    /// Unsent response bytes of this loop's connections (as of their last flush or queueing).
+    var bufferedOutput = 0
     /// When accepting is paused after running out of descriptors, the time to resume; 0 otherwise.
     var acceptPausedUntil: Int64 = 0
     var drainDeadline: Int64 = 0
@@ -145,6 +147,7 @@ final class LoopRunner {
     /// Queues the connection for sending; pending output arms its write-stall deadline.
     func queueFlush(_ connection: Connection) {
         if connection.pendingOutput > 0 { connection.machine.outputQueued(now: now) }
+        account(connection)
         if !connection.isQueuedForFlush {
             connection.isQueuedForFlush = true
             flushQueue.append(connection)
@@ -160,6 +163,31 @@ final class LoopRunner {
         }
         for case let connection? in connections where !connection.isClosed {
             perform(connection.machine.timerFired(now: now), on: connection)
+        }
+        shedStalledReadersUnderPressure()
+    }
+
+    /// This loop's share of ``HTTPServerConfiguration/maxBufferedOutput``.
+    var outputBudget: Int { configuration.maxBufferedOutput / max(1, configuration.threads) }
+
+    /// Brings ``bufferedOutput`` up to date with the connection's pending output.
+    func account(_ connection: Connection) {
+        let pending = connection.isClosed ? 0 : connection.pendingOutput
+        bufferedOutput += pending - connection.accountedOutput
+        connection.accountedOutput = pending
+    }
+
+    /// Under memory pressure (more unsent output than the budget), closes the connections whose
+    /// clients accepted no bytes for `pressureStallTimeout`, largest first, until under budget.
+    private func shedStalledReadersUnderPressure() {
+        guard bufferedOutput > outputBudget else { return }
+        let since = now - configuration.pressureStallTimeout.nanoseconds
+        let stalled = connections.compactMap { $0 }
+            .filter { !$0.isClosed && $0.pendingOutput > 0 && $0.machine.isOutputStalled(since: since) }
+            .sorted { $0.pendingOutput > $1.pendingOutput }
+        for connection in stalled {
+            guard bufferedOutput > outputBudget else { break }
+            close(connection)
         }
     }
 
@@ -183,6 +211,7 @@ final class LoopRunner {
     func close(_ connection: Connection) {
         guard !connection.isClosed else { return }
         connection.isClosed = true
+        account(connection)
         connection.machine.closed()?.clientGone()
         Glibc.close(connection.fd)
         connections[Int(connection.fd)] = nil

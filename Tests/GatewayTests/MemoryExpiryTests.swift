@@ -34,6 +34,30 @@ enum ExpiryTestGateway {
                        [.text(orgID), .text(id)])
     }
 
+    @Test func listAndExportShowTheSameExpiresAtAsGet() throws {
+        let gateway = ExpiryTestGateway.shared
+        let (_, key) = try gateway.createTenant()
+        let client = gateway.client()
+        let expiring = try client.call("POST", "/v1/memories", key: key, json: ["text": "expires later", "ttl_seconds": 3600])
+        let lasting = try client.call("POST", "/v1/memories", key: key, json: ["text": "never expires"])
+        let expiringID = try #require(expiring.data?["id"]?.stringValue)
+        let lastingID = try #require(lasting.data?["id"]?.stringValue)
+        let expiresAt = try #require(expiring.data?["expires_at"]?.stringValue)
+
+        let list = try client.call("GET", "/v1/memories", key: key)
+        let memories = try #require(list.data?["memories"]?.arrayValue)
+        let shown = Dictionary(uniqueKeysWithValues: memories.compactMap { m in m["id"]?.stringValue.map { ($0, m) } })
+        #expect(shown[expiringID]?["expires_at"]?.stringValue == expiresAt)
+        #expect(shown[lastingID]?["expires_at"] == .null)
+
+        let export = try client.request("GET", "/v1/memories/export", headers: [("Authorization", "Bearer \(key)")])
+        #expect(export.status == 200)
+        let exported = export.text.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        let byID = Dictionary(uniqueKeysWithValues: exported.compactMap { m in m["id"]?.stringValue.map { ($0, m) } })
+        #expect(byID[expiringID]?["expires_at"]?.stringValue == expiresAt)
+        #expect(byID[lastingID]?["expires_at"] == .null)
+    }
+
     @Test func aMemoryWithATwoSecondTTLIsGoneFromEveryReadAtTwoSecondsAndSweptWithinAMinute() throws {
         let gateway = ExpiryTestGateway.shared
         let (orgID, key) = try gateway.createTenant()

@@ -292,6 +292,40 @@ import Glibc
         #expect(next.readResponse()?.status == 200)
     }
 
+    @Test func underMemoryPressureClientsThatReadNothingAreClosedLongBeforeTheStallTimeout() throws {
+        let server = try TestServer {
+            $0.maxBufferedOutput = 4 << 20
+            $0.pressureStallTimeout = .milliseconds(200)
+            $0.writeStallTimeout = .seconds(60)
+        }
+        defer { server.stop() }
+        // Three clients ask for 16 MiB each and read nothing: far over the 4 MiB budget.
+        let readers = try (0..<3).map { _ in try TestClient(port: server.port) }
+        for reader in readers { reader.send("GET /big?16 HTTP/1.1\r\nHost: x\r\n\r\n") }
+        #expect(eventually(within: 5) { server.server.openConnectionCount == 3 })
+        #expect(eventually(within: 5) { server.server.openConnectionCount == 0 },
+                "stalled readers are closed under pressure, not after the 60 s stall timeout")
+        let next = try TestClient(port: server.port)
+        next.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(next.readResponse()?.status == 200)
+    }
+
+    @Test func withinTheOutputBudgetASlowReaderKeepsItsConnectionAndGetsItsWholeResponse() throws {
+        let server = try TestServer {
+            $0.maxBufferedOutput = 256 << 20
+            $0.pressureStallTimeout = .milliseconds(100)
+        }
+        defer { server.stop() }
+        let reader = try TestClient(port: server.port)
+        reader.send("GET /big?8 HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(eventually(within: 5) { server.server.openConnectionCount == 1 })
+        Thread.sleep(forTimeInterval: 0.5)  // several pressure-stall timeouts with nothing read
+        #expect(server.server.openConnectionCount == 1)
+        let response = try #require(reader.readResponse())
+        #expect(response.status == 200)
+        #expect(response.body.count == 8 << 20)
+    }
+
     @Test func streamsCloseDelimitedInHTTP10() throws {
         let server = try TestServer()
         defer { server.stop() }

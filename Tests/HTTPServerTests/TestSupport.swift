@@ -107,6 +107,10 @@ struct TestHandler: HTTPHandler {
                 }
                 stream.finish()
             }
+        case "/big":
+            // A whole response of N MiB (not streamed): it sits in the connection's output.
+            let megabytes = Int(request.query) ?? 1
+            responder.respond(HTTPResponse(status: 200, body: [UInt8](repeating: UInt8(ascii: "b"), count: megabytes << 20)))
         case "/stream-abort":
             Thread.detachNewThread {
                 let stream = responder.startStream(status: 200, headers: HTTPHeaders(), logFields: [])

@@ -172,10 +172,13 @@ enum MemoryExport {
             // The as_of view: current rows written by then, and the versions current then of
             // memories updated since (the only ones that can have such a version).
             let snapshot = """
-                (SELECT org_id, env, memory_id, text, metadata, space_id, source, version, created_at, updated_at
+                (SELECT org_id, env, memory_id, text, metadata, space_id, source, version, created_at, updated_at,
+                        expires_at
                    FROM memories WHERE org_id = $1 AND env = $2 AND updated_at <= \(asOfParameter)
                  UNION ALL
-                 SELECT org_id, env, memory_id, text, metadata, space_id, source, version, created_at, valid_from
+                 SELECT org_id, env, memory_id, text, metadata, space_id, source, version, created_at, valid_from,
+                        (SELECT c.expires_at FROM memories c
+                          WHERE c.org_id = $1 AND c.env = $2 AND c.memory_id = memory_versions.memory_id)
                    FROM memory_versions
                   WHERE org_id = $1 AND env = $2 AND valid_from <= \(asOfParameter) AND superseded_at > \(asOfParameter)
                     AND memory_id IN (SELECT memory_id FROM memories

@@ -21,12 +21,12 @@ enum MemoryPage {
     static func memoryColumns(sizeFactor: String = "1") -> String {
         "m.memory_id, m.text, m.metadata::text AS metadata_text, m.space_id, m.source, m.version, "
             + "gw_time(m.created_at) AS created_text, gw_time(m.updated_at) AS updated_text, "
-            + "m.created_at AS sort_created, "
+            + "gw_time(m.expires_at) AS expires_text, m.created_at AS sort_created, "
             + "(octet_length(m.text) + octet_length(m.metadata::text))::bigint * (\(sizeFactor)) AS gw_size"
     }
 
     /// Column of `gw_fetched` in a row of ``sizeCut(_:order:cutParameter:)`` over ``memoryColumns(sizeFactor:)``.
-    static let memoryFetchedColumn = 11
+    static let memoryFetchedColumn = 12
 
     /// Wraps `inner` (a statement with a `gw_size` column and a LIMIT) so that only its rows whose
     /// preceding rows' sizes sum below parameter `$cutParameter` come back, ordered by `order`
