@@ -204,7 +204,8 @@ enum Memories {
             """
             WITH page AS (\(MemoryPage.sizeCut(inner, order: "version DESC", cutParameter: 6)))
             SELECT e.present, page.*
-              FROM (SELECT EXISTS (SELECT 1 FROM memories WHERE org_id = $1 AND env = $2 AND memory_id = $3) AS present) e
+              FROM (SELECT EXISTS (SELECT 1 FROM memories m WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = $3
+                                      AND \(MemoryObject.isLive())) AS present) e
               LEFT JOIN page ON true
              ORDER BY page.version DESC
             """,
