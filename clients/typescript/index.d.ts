@@ -166,11 +166,67 @@ export declare class APIKeys {
   revoke(keyId: string, options?: CallOptions): Promise<Result<Data>>;
 }
 
+export type WebhookEventType = "memory.created" | "memory.updated" | "memory.deleted" | "memories.erased" |
+  "usage.alert" | "api_key.created" | "api_key.rotated" | "api_key.revoked" | "webhook.test" | "*";
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: WebhookEventType[];
+  description: string | null;
+  created_at: string;
+  [field: string]: unknown;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  event_id: string;
+  type: WebhookEventType;
+  attempt: number;
+  status: "pending" | "delivered" | "failed" | string;
+  response_status: number | null;
+  error: string | null;
+  at: string;
+}
+
+export declare class Webhooks {
+  /** POST /v1/webhooks: the result's `secret` (`whsec_…`) is shown only here: keep it. */
+  create(input: { url: string; events: WebhookEventType[]; description?: string } & CallOptions):
+    Promise<Result<Webhook & { secret: string }>>;
+  list(): Promise<Webhook[]>;
+  get(webhookId: string): Promise<Result<Webhook>>;
+  delete(webhookId: string, options?: CallOptions): Promise<Result<{ id: string; deleted: true }>>;
+  test(webhookId: string, options?: CallOptions):
+    Promise<Result<{ event_id: string; type: "webhook.test"; webhook_id: string }>>;
+  deliveries(webhookId: string, params?: { limit?: number; cursor?: string }):
+    Promise<Result<{ deliveries: WebhookDelivery[]; next_cursor: string | null }>>;
+}
+
+/** The JSON body of a delivery. */
+export interface WebhookEvent {
+  type: WebhookEventType;
+  timestamp: string;
+  data: { [key: string]: JSONValue };
+}
+
+export declare const DEFAULT_WEBHOOK_TOLERANCE: number;
+
+/** The delivery is not from the gateway (bad or missing signature) or is too old (a replay). */
+export declare class WebhookVerificationError extends Error {}
+
+/** Checks a Standard Webhooks delivery (HMAC-SHA256 of "<id>.<timestamp>.<body>", any of several `v1`
+ *  signatures, timestamp within `tolerance` seconds, 300 by default) and resolves to its parsed body.
+ *  `body` is the raw body as received. Throws WebhookVerificationError. */
+export declare function verifyWebhook(secret: string,
+  headers: Record<string, string | string[] | undefined> | { get(name: string): string | null },
+  body: string | Uint8Array, options?: { tolerance?: number; now?: number }): WebhookEvent;
+
 export declare class MemoryGateway {
   constructor(options?: ClientOptions);
   readonly memories: Memories;
   readonly spaces: Spaces;
   readonly apiKeys: APIKeys;
+  readonly webhooks: Webhooks;
   readonly baseUrl: string;
   /** The request id of the last response, errors included. */
   readonly lastRequestId: string | undefined;

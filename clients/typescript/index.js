@@ -260,6 +260,27 @@ class APIKeys {
   revoke(keyId, options = {}) { return this._t.request("DELETE", `/v1/account/api-keys/${quote(keyId)}`, options); }
 }
 
+class Webhooks {
+  constructor(transport) { this._t = transport; }
+  /** POST /v1/webhooks: `{url, events, description?}`; the result's `secret` is shown only here. */
+  create(input) {
+    const { body, options } = split(input, CALL_OPTIONS);
+    return this._t.request("POST", "/v1/webhooks", { ...options, json: body });
+  }
+  /** GET /v1/webhooks: the tenant environment's webhooks, newest first. */
+  async list() { return (await this._t.request("GET", "/v1/webhooks")).webhooks; }
+  /** GET /v1/webhooks/{id} (without the secret). */
+  get(webhookId) { return this._t.request("GET", `/v1/webhooks/${quote(webhookId)}`); }
+  /** DELETE /v1/webhooks/{id}: `{id, deleted: true}`; undelivered events are dropped. */
+  delete(webhookId, options = {}) { return this._t.request("DELETE", `/v1/webhooks/${quote(webhookId)}`, options); }
+  /** POST /v1/webhooks/{id}/test: queues a `webhook.test` event for that webhook alone. */
+  test(webhookId, options = {}) { return this._t.request("POST", `/v1/webhooks/${quote(webhookId)}/test`, options); }
+  /** GET /v1/webhooks/{id}/deliveries: `{deliveries, next_cursor}`, newest first. */
+  deliveries(webhookId, { limit, cursor } = {}) {
+    return this._t.request("GET", `/v1/webhooks/${quote(webhookId)}/deliveries`, { params: { limit, cursor } });
+  }
+}
+
 /** A tenant's client. `apiKey` defaults to MEMORY_API_KEY, `baseUrl` to MEMORY_API_URL, then
  *  http://localhost:8080. */
 export class MemoryGateway {
@@ -271,6 +292,7 @@ export class MemoryGateway {
     this.memories = new Memories(this._t);
     this.spaces = new Spaces(this._t);
     this.apiKeys = new APIKeys(this._t);
+    this.webhooks = new Webhooks(this._t);
   }
   get baseUrl() { return this._t.baseUrl; }
   /** The request id of the last response, errors included. */
@@ -315,4 +337,77 @@ export class Operator {
     };
   }
   billing(params) { return this._t.request("GET", "/v1/admin/billing", { params }); }
+}
+
+// Loaded once, without failing the whole module in a runtime that has no node:crypto (only
+// verifyWebhook needs it), so verification stays synchronous like the Python client's.
+const nodeCrypto = await import("node:crypto").catch(() => null);
+
+/** How far a delivery's `webhook-timestamp` may be from now (seconds) before it is refused as a replay. */
+export const DEFAULT_WEBHOOK_TOLERANCE = 300;
+
+/** The delivery is not from the gateway (bad or missing signature) or is too old (a replay). */
+export class WebhookVerificationError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "WebhookVerificationError";
+  }
+}
+
+function headerValue(headers, name) {
+  if (headers && typeof headers.get === "function") {   // a fetch Headers object
+    const value = headers.get(name);
+    return value === null ? undefined : value;
+  }
+  for (const [key, value] of Object.entries(headers || {})) {
+    if (key.toLowerCase() === name) return Array.isArray(value) ? value.join(" ") : value;
+  }
+  return undefined;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Checks a Standard Webhooks delivery and returns its parsed JSON `{type, timestamp, data}`.
+ *
+ *  `secret` is the webhook's `whsec_…` secret, `headers` the request's headers (a plain object in any
+ *  case, as Node's `req.headers`, or a fetch `Headers`), `body` the raw body exactly as received
+ *  (a string, Buffer or Uint8Array: never re-serialised JSON). Throws WebhookVerificationError when no
+ *  `v1` signature matches or the timestamp is more than `tolerance` seconds from `now` (a replay).
+ *  Delivery is at least once: drop duplicates by `webhook-id`. Needs node:crypto (Node, Deno, Bun). */
+export function verifyWebhook(secret, headers, body, { tolerance = DEFAULT_WEBHOOK_TOLERANCE, now } = {}) {
+  if (!nodeCrypto) throw new TypeError("verifyWebhook needs node:crypto (Node 18+, Deno, Bun)");
+  const { createHmac, timingSafeEqual } = nodeCrypto;
+  if (typeof body !== "string" && !(body instanceof Uint8Array)) {
+    throw new TypeError("body must be the raw body as received: a string, Buffer or Uint8Array");
+  }
+  const raw = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const messageId = headerValue(headers, "webhook-id");
+  const timestamp = headerValue(headers, "webhook-timestamp");
+  const signatures = headerValue(headers, "webhook-signature");
+  if (!messageId || !timestamp || !signatures) {
+    throw new WebhookVerificationError("missing webhook-id, webhook-timestamp or webhook-signature");
+  }
+  if (!/^[0-9]{1,15}$/.test(timestamp)) throw new WebhookVerificationError("webhook-timestamp is not a number");
+  const sentAt = Number(timestamp);
+  const current = now ?? Date.now() / 1000;
+  if (Math.abs(current - sentAt) > tolerance) throw new WebhookVerificationError("webhook-timestamp is too far from now");
+  const encoded = typeof secret === "string" && secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
+  if (typeof encoded !== "string" || encoded.length === 0 || !BASE64.test(encoded)) {
+    throw new WebhookVerificationError("the secret is not a whsec_ secret");
+  }
+  const expected = createHmac("sha256", Buffer.from(encoded, "base64"))
+    .update(`${messageId}.${timestamp}.`).update(raw).digest();
+  for (const candidate of String(signatures).split(" ")) {
+    const comma = candidate.indexOf(",");
+    if (comma < 0 || candidate.slice(0, comma) !== "v1") continue;
+    const value = candidate.slice(comma + 1);
+    if (!BASE64.test(value)) continue;
+    const given = Buffer.from(value, "base64");
+    if (given.length === expected.length && timingSafeEqual(given, expected)) {
+      try { return JSON.parse(raw.toString("utf8")); } catch {
+        throw new WebhookVerificationError("the body is not JSON");
+      }
+    }
+  }
+  throw new WebhookVerificationError("no signature matches");
 }

@@ -28,6 +28,14 @@
   function show(text) { $('notice').textContent = text || ''; }
   function fmtTime(value) { return value ? String(value).replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—'; }
   function fmtNumber(value) { return value === null || value === undefined ? '—' : Number(value).toLocaleString('en-US'); }
+  function fmtBytes(value) {
+    const n = Number(value);
+    if (!Number.isFinite(n)) return '—';
+    for (const [unit, size] of [['TB', 1e12], ['GB', 1e9], ['MB', 1e6], ['kB', 1e3]]) {
+      if (n >= size) return (n / size).toLocaleString('en-US', { maximumFractionDigits: 1 }) + ' ' + unit;
+    }
+    return n.toLocaleString('en-US') + ' B';
+  }
   function pad(n) { return String(n).padStart(2, '0'); }
   function isoDate(d) { return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()); }
 
@@ -256,6 +264,15 @@
       el('h3', { text: 'Requests per day' }), chartBox,
       el('h3', { text: 'By endpoint' }), endpoints.node, el('h3', { text: 'By key' }), keys.node,
       el('h3', { text: 'Alerts' }), alerts.node);
+    // Decimal units, as the plan's max_storage_mb is (1 MB = 1,000,000 bytes); exact figures in
+    // the title and data attributes.
+    function storageCard(storage) {
+      if (!storage) return card('Storage', 'not reported', 'card-storage');
+      const node = card('Storage (both environments)', fmtBytes(storage.bytes) + ' of ' + fmtBytes(storage.quota_bytes) + ' (' + storage.percent + ' %)', 'card-storage');
+      node.title = fmtNumber(storage.bytes) + ' of ' + fmtNumber(storage.quota_bytes) + ' bytes';
+      node.dataset.bytes = String(storage.bytes); node.dataset.quotaBytes = String(storage.quota_bytes); node.dataset.percent = String(storage.percent);
+      return node;
+    }
     function card(label, value, id) { return el('div', { className: 'card', id }, el('div', { className: 'label', text: label }), el('div', { className: 'value', text: value })); }
     for (const label of ['Requests', 'Quota used', 'Memories', 'Storage', 'Projected', 'Projected cost']) cards.append(card(label, '…'));
 
@@ -275,7 +292,7 @@
           card('Requests ' + summary.period.start + ' – ' + summary.period.end, fmtNumber(summary.requests.used) + ' of ' + fmtNumber(summary.requests.quota), 'card-requests'),
           card('Quota used', summary.requests.percent + ' %', 'card-percent'),
           card('Memories stored', fmtNumber(summary.memories.stored) + ' of ' + fmtNumber(summary.memories.quota), 'card-memories'),
-          card('Storage', storage ? fmtNumber(storage.bytes) + ' B of ' + fmtNumber(storage.quota_bytes) + ' B (' + storage.percent + ' %)' : 'not reported', 'card-storage'),
+          storageCard(storage),
           card('Projected requests', fmtNumber(projection.projected_requests) + ' (' + projection.projected_percent + ' %)', 'card-projection'),
           card('Projected cost', projection.projected_cost.total + ' ' + projection.projected_cost.currency +
             ' (base ' + projection.projected_cost.base + ', overage ' + projection.projected_cost.overage + ')', 'card-cost'),
@@ -447,23 +464,43 @@
       const list = el('button', { type: 'button', className: 'secondary', text: 'Deliveries' });
       list.addEventListener('click', () => showDeliveries(h).catch((e) => showError(e, 'Deliveries')));
       const del = confirmButton('Delete', 'Delete the webhook to ' + h.url + '?', async () => {
-        clearError(); try { await api('DELETE', '/v1/webhooks/' + encodeURIComponent(h.id)); await load(); } catch (e) { showError(e, 'Deleting the webhook'); }
+        clearError();
+        try {
+          await api('DELETE', '/v1/webhooks/' + encodeURIComponent(h.id));
+          if (deliveries.firstChild && deliveries.firstChild.dataset.webhookId === h.id) deliveries.replaceChildren();
+          show('Deleted the webhook to ' + h.url + '.');
+          await load();
+        } catch (e) { showError(e, 'Deleting the webhook'); }
       });
       return el('tr', { 'data-webhook-id': h.id }, el('td', {}, el('code', { text: h.url })), cell((h.events || []).join(', ')), cell(h.description),
         cell(fmtTime(h.created_at)), el('td', {}, el('span', { className: 'actions' }, test, list, del)));
     }
+    // Deliveries of one webhook, newest first. While the newest page shows an attempt still
+    // pending or retrying, it reloads itself once a second (for at most a minute, and only while it
+    // is on screen), so "Send test" ends in a visible `delivered` or its error without a click.
     async function showDeliveries(h) {
       const d = table('deliveries-table', [{ title: 'At' }, { title: 'Event' }, { title: 'Type' }, { title: 'Attempt', num: true }, { title: 'Status' }, { title: 'HTTP', num: true }, { title: 'Error' }]);
+      const refresh = el('button', { type: 'button', id: 'deliveries-refresh', className: 'secondary', text: 'Refresh' });
       const more = el('button', { type: 'button', className: 'secondary', text: 'Older deliveries', disabled: true });
-      deliveries.replaceChildren(el('h3', { text: 'Deliveries to ' + h.url }), d.node, el('div', { className: 'pager' }, more));
+      const slot = el('div', { 'data-webhook-id': h.id }, el('h3', { text: 'Deliveries to ' + h.url }), d.node, el('div', { className: 'pager' }, refresh, more));
+      deliveries.replaceChildren(slot);
       let cursor = null;
+      let paged = false;
+      let timer = null;
+      const pollUntil = Date.now() + 60000;
       async function page(next) {
         const data = await api('GET', '/v1/webhooks/' + encodeURIComponent(h.id) + '/deliveries' + query({ cursor: next }));
-        const rows = data.deliveries.map((x) => el('tr', {}, cell(fmtTime(x.at)), el('td', {}, el('code', { text: x.event_id })), cell(x.type),
-          cell(x.attempt, 'num'), cell(x.status), cell(x.response_status, 'num'), cell(x.error)));
-        if (next) appendRows(d, rows); else fillRows(d, rows, 'No deliveries yet.');
+        const rows = data.deliveries.map((x) => el('tr', { 'data-delivery-id': x.id, 'data-status': x.status }, cell(fmtTime(x.at)), el('td', {}, el('code', { text: x.event_id })), cell(x.type),
+          cell(x.attempt, 'num'), cell(x.status, 'status'), cell(x.response_status, 'num'), cell(x.error)));
+        if (next) { appendRows(d, rows); paged = true; } else { fillRows(d, rows, 'No deliveries yet.'); paged = false; }
         cursor = data.next_cursor || null; more.disabled = !cursor;
+        clearTimeout(timer);
+        const unsettled = data.deliveries.some((x) => x.status === 'pending' || x.status === 'retrying');
+        if (!next && unsettled && Date.now() < pollUntil) {
+          timer = setTimeout(() => { if (slot.isConnected && !paged) page(null).catch((e) => showError(e, 'Deliveries')); }, 1000);
+        }
       }
+      refresh.addEventListener('click', () => { clearError(); page(null).catch((e) => showError(e, 'Deliveries')); });
       more.addEventListener('click', () => page(cursor).catch((e) => showError(e, 'Deliveries')));
       try { await page(null); } catch (error) { failRows(d, error); throw error; }
     }
