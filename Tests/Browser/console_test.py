@@ -81,7 +81,7 @@ def make_driver():
                                               "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(os.environ.get("MG_CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": DOWNLOADS})
-    driver.set_script_timeout(20)
+    driver.set_script_timeout(60)  # a loaded 2-core machine has taken over 20 s to run one isDisplayed script
     return driver
 
 
