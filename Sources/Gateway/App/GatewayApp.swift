@@ -46,6 +46,10 @@ struct GatewayApp {
             onNotification: { channel, payload in
                 if channel == WebhookOutbox.deliveryChannel { return services.deliverer.wake() }
                 if payload.hasPrefix(WebhookOutbox.notificationPrefix) { return services.webhooks.handleNotification(payload) }
+                // `key:<org>` / `tenant:<org>`: only that tenant's remembered refusals can be stale.
+                if let colon = payload.firstIndex(of: ":") {
+                    return services.admission.forgetThrottled(orgID: String(payload[payload.index(after: colon)...]))
+                }
                 services.admission.forgetThrottled()
             },
             onReconnect: {

@@ -212,6 +212,12 @@ final class Admission: Sendable {
         storageRefused.withLock { $0.removeAll() }
     }
 
+    /// Forgets the remembered refusals of `orgID`'s keys (its keys, plan or limits changed).
+    func forgetThrottled(orgID: String) {
+        throttled.withLock { table in table = table.filter { $0.value.principal.orgID != orgID } }
+        storageRefused.withLock { table in table = table.filter { $0.value.principal.orgID != orgID } }
+    }
+
     private func secondsCeil(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components
         return Int(seconds) + (attoseconds > 0 ? 1 : 0)

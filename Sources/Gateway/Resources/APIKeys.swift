@@ -203,7 +203,8 @@ enum APIKeys {
             try AuditLog.record(connection, orgID: principal.orgID, action: "api_key.revoked",
                                 actorKeyPrefix: principal.keyPrefix, targetType: "api_key", targetID: keyID,
                                 requestID: context.request.requestID)
-            _ = try connection.query("SELECT pg_notify($1, $2)", [.text(GatewayApp.eventsChannel), .text("key")])
+            _ = try connection.query("SELECT pg_notify($1, $2)",
+                                     [.text(GatewayApp.eventsChannel), .text("key:" + principal.orgID)])
             try recordEvent(context, connection, WebhookEvent.apiKeyRevoked, keyID: keyID)
             return updated.first?.string(0) ?? ""
         }
@@ -251,7 +252,8 @@ enum APIKeys {
                                 actorKeyPrefix: principal.keyPrefix, targetType: "api_key", targetID: keyID,
                                 details: .object(JSONObject([("new_key_id", .string(newID))])),
                                 requestID: context.request.requestID)
-            _ = try connection.query("SELECT pg_notify($1, $2)", [.text(GatewayApp.eventsChannel), .text("key")])
+            _ = try connection.query("SELECT pg_notify($1, $2)",
+                                     [.text(GatewayApp.eventsChannel), .text("key:" + principal.orgID)])
             try recordEvent(context, connection, WebhookEvent.apiKeyRotated, keyID: newID,
                             extra: [("rotated_from", .object(JSONObject([("id", .string(keyID))])))])
             return (created.key, created.object, expired.first?.string(0) ?? "")

@@ -136,7 +136,7 @@ enum Tenants {
                 _ = try connection.query("UPDATE tenants SET \(change.column) = $2 WHERE org_id = $1",
                                          [.text(orgID), change.value.map { .int(Int64($0)) } ?? .null])
             }
-            _ = try connection.query("SELECT pg_notify($1, $2)", [.text(GatewayApp.eventsChannel), .text("tenant")])
+            _ = try connection.query("SELECT pg_notify($1, $2)", [.text(GatewayApp.eventsChannel), .text("tenant:" + orgID)])
             let rows = try connection.query(
                 "SELECT \(columns) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1", [.text(orgID)])
             guard let row = rows.first else { throw APIError.notFound("tenant") }
