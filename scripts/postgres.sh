@@ -2,7 +2,7 @@
 # Source it; it defines functions only.
 
 # Debian packages the gateway needs to build, test and run.
-MG_PACKAGES="postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config"
+MG_PACKAGES="postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config python3-venv python3-pip"
 
 mg_missing_packages() {
     local missing=()
