@@ -529,8 +529,7 @@ public final class PostgresConnection {
         }
         let affected = PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0
         return PostgresRows(
-            columnNames: names, affectedRows: affected,
-            storage: ResultStorage(
-                rowCount: rowCount, columnCount: columnCount, bytes: bytes, starts: starts, lengths: lengths))
+            affectedRows: affected,
+            storage: ResultStorage(columnNames: names, rowCount: rowCount, bytes: bytes, starts: starts, lengths: lengths))
     }
 }

@@ -86,3 +86,30 @@ public struct PostgresRow: Sendable {
         withValue(column) { Array($0) }
     }
 }
+
+/// Reading by column name: row decoders (`MemoryRow`, `AdmissionRow`, ...) read their select list
+/// by the names it declares, so a reordered or extended select list cannot shift a value into the
+/// wrong field. A name the result lacks reads as `nil` (and fails an assertion in debug builds,
+/// where the tests run): a decoder bug must not take the process down in production.
+extension PostgresRow {
+    /// The index of the column `name`, `nil` (asserting in debug builds) if the result has none.
+    public func column(_ name: String) -> Int? {
+        let index = storage.column(named: name)
+        assert(index != nil, "no column \(name) in \(storage.columnNames)")
+        return index
+    }
+
+    /// Whether the result has a column `name` (for decoders of optional columns; no assertion).
+    public func hasColumn(_ name: String) -> Bool { storage.column(named: name) != nil }
+
+    public func isNull(_ name: String) -> Bool { column(name).map { isNull($0) } ?? true }
+    public func string(_ name: String) -> String? { column(name).flatMap { string($0) } }
+    public func int(_ name: String) -> Int64? { column(name).flatMap { int($0) } }
+    public func double(_ name: String) -> Double? { column(name).flatMap { double($0) } }
+    public func bool(_ name: String) -> Bool? { column(name).flatMap { bool($0) } }
+    public func date(_ name: String) -> Date? { column(name).flatMap { date($0) } }
+    public func bytes(_ name: String) -> [UInt8]? { column(name).flatMap { bytes($0) } }
+    public func stringArray(_ name: String) -> [String]? { column(name).flatMap { stringArray($0) } }
+    public func optionalStringArray(_ name: String) -> [String?]? { column(name).flatMap { optionalStringArray($0) } }
+    public func raw(_ name: String) -> [UInt8]? { column(name).flatMap { raw($0) } }
+}

@@ -170,3 +170,22 @@ import Testing
         }
     }
 }
+
+/// Decoders read their select list by name, whatever order the columns come in.
+@Suite struct ColumnNameTests {
+    @Test func valuesAreReadByColumnNameInAnyOrder() throws {
+        let pool = TestDatabase.pool()
+        defer { pool.close() }
+        for select in [
+            "SELECT 'x'::text AS name, 42::int8 AS n, true AS flag, NULL::text AS missing",
+            "SELECT NULL::text AS missing, true AS flag, 42::int8 AS n, 'x'::text AS name",
+        ] {
+            let row = try #require(try pool.query(select).first)
+            #expect(row.string("name") == "x")
+            #expect(row.int("n") == 42)
+            #expect(row.bool("flag") == true)
+            #expect(row.isNull("missing") && row.string("missing") == nil)
+            #expect(row.hasColumn("flag") && !row.hasColumn("absent"))
+        }
+    }
+}
