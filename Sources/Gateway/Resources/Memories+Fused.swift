@@ -26,12 +26,4 @@ extension Memories {
             return response
         })
 
-    /// The 201 of a created memory read with `MemoryObject.columns` from `offset`.
-    static func created(_ row: PostgresRow, offset: Int = 0) -> APIResponse {
-        let memory = MemoryObject.json(row, offset: offset)
-        let memoryID = row.string(offset) ?? ""
-        var response = APIResponse(status: 201, json: .object(memory), headers: [("Location", "/v1/memories/\(memoryID)")])
-        response.memoryIDs = [memoryID]
-        return response
-    }
 }
