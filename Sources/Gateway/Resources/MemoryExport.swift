@@ -39,7 +39,7 @@ enum MemoryExport {
 
         let lease = try context.takeSlots(.export)
         // The moment of the snapshot, with PostgreSQL's precision (stored times are milliseconds).
-        guard let asOf = try context.pool.query("SELECT now()::text").first?.string(0) else {
+        guard let asOf = try context.pool.query("SELECT now()::text AS now").first?.string("now") else {
             throw APIError.internalError
         }
         let job = Job(services: context.services, principal: principal, filter: filter,
