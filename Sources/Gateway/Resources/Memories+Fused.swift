@@ -10,18 +10,18 @@ import PostgresStore
 /// on one key). Admission alone commits without a flush (its table is unlogged).
 extension Memories {
     static let fusedGet = FusedOperation(
-        prepare: { request, parameters in
+        prepare: { request, parameters, scope in
             guard request.query.isEmpty, let id = parameters["id"] else { return nil }
             return ("""
                 SELECT \(MemoryObject.columns)
                   FROM a JOIN memories m ON m.org_id = a.org_id AND m.env = a.environment AND m.memory_id = $4
                                          AND \(MemoryObject.isLive())
-                 WHERE \(FusedOperation.admitted("read"))
+                 WHERE \(FusedOperation.admitted(scope))
                 """, [.text(id)])
         },
         finish: { context, row, offset in
             guard !row.isNull(offset) else { throw APIError.notFound("memory") }
-            var response = APIResponse(json: .object(MemoryObject.json(row, offset: offset)))
+            var response = APIResponse(data: MemoryRow(row).jsonBytes)
             response.memoryIDs = [context.parameter("id")]
             return response
         })

@@ -58,7 +58,7 @@ extension Memories {
         var data = Array(#"{"memories":["#.utf8)
         let limit = MemoryPage.maxResponseBytes - MemoryPage.envelopeAllowance
         let candidates = rows.prefix(perPage).map { MemoryRow($0) }
-        let shownCount = MemoryPage.appendItems(candidates, to: &data, limit: limit) { .object($0.json) }
+        let shownCount = MemoryPage.appendItems(candidates, to: &data, limit: limit) { $0.write(into: &$1) }
         let shown = candidates.prefix(shownCount)
         let fetched = PageRow.fetched(rows)
         let hasMore = fetched > shownCount

@@ -103,7 +103,7 @@ enum Memories {
             if asOf != nil { throw APIError(status: 404, code: "not_found", message: "memory not found at as_of") }
             throw APIError.notFound("memory")
         }
-        var response = APIResponse(json: .object(MemoryRow(row).json))
+        var response = APIResponse(data: MemoryRow(row).jsonBytes)
         response.memoryIDs = [memoryID]
         return response
     }
@@ -125,7 +125,7 @@ enum Memories {
         // The new version's text when it changes (an unchanged text is not known here without a read).
         try MemoryWrites.reserveStorage(context, adding: (text?.utf8.count ?? 0) + (metadata?.utf8.count ?? 2))
 
-        let memory = try context.pool.transaction { connection -> JSONObject in
+        let memory = try context.pool.transaction { connection -> MemoryRow in
             let key: [PostgresValue] = [.text(principal.orgID), .text(principal.env), .text(memoryID)]
             let locked = try connection.query(
                 "SELECT 1 FROM memories m WHERE org_id = $1 AND env = $2 AND memory_id = $3 AND \(MemoryObject.isLive())"
@@ -157,12 +157,12 @@ enum Memories {
                        .text(context.request.requestID), .text(principal.keyPrefix)]
                     + (expiry ?? .never).parameters + [.bool(expiry == .never)])
             guard let row = rows.first else { throw APIError.notFound("memory") }
-            let memory = MemoryRow(row).json
+            let memory = MemoryRow(row)
             try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
-                                                 type: WebhookEvent.memoryUpdated, data: .object(memory))
+                                                 type: WebhookEvent.memoryUpdated, data: .object(memory.json))
             return memory
         }
-        var response = APIResponse(json: .object(memory))
+        var response = APIResponse(data: memory.jsonBytes)
         response.memoryIDs = [memoryID]
         return response
     }
@@ -216,7 +216,7 @@ enum Memories {
         let candidates = versionRows.prefix(perPage)
         let shownCount = MemoryPage.appendItems(
             candidates, to: &data, limit: MemoryPage.maxResponseBytes - MemoryPage.envelopeAllowance
-        ) { $0.row.json }
+        ) { $0.row.write(into: &$1) }
         let fetched = versionRows.first?.page.fetched ?? 0
         let hasMore = fetched > shownCount
         var nextCursor: JSONValue = .null
@@ -257,7 +257,7 @@ enum Memories {
 
     /// The 201 of a created memory, with `Location: /v1/memories/{id}`.
     static func created(_ memory: MemoryRow) -> APIResponse {
-        var response = APIResponse(status: 201, json: .object(memory.json),
+        var response = APIResponse(status: 201, data: memory.jsonBytes,
                                    headers: [("Location", "/v1/memories/\(memory.id)")])
         response.memoryIDs = [memory.id]
         return response

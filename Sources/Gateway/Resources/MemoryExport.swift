@@ -198,12 +198,19 @@ enum MemoryExport {
             }
             var bytes: [UInt8] = []
             let memories = rows.map { MemoryRow($0) }
-            for row in memories {
-                var memory = row.json
+            for memory in memories {
                 if includeHistory {
-                    memory["versions"] = .array(versions[row.id] ?? [])
+                    memory.write(into: &bytes) { buffer in
+                        buffer.append(contentsOf: #","versions":["#.utf8)
+                        for (index, version) in (versions[memory.id] ?? []).enumerated() {
+                            if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                            version.write(into: &buffer)
+                        }
+                        buffer.append(UInt8(ascii: "]"))
+                    }
+                } else {
+                    memory.write(into: &bytes)
                 }
-                JSONWriter.write(.object(memory), into: &bytes)
                 bytes.append(UInt8(ascii: "\n"))
             }
             let fetched = PageRow.fetched(rows)
@@ -214,7 +221,7 @@ enum MemoryExport {
 
         /// The history of the memories `ids` as of the export's start, keyed by memory id: the
         /// versions written by then, the one current then shown as current.
-        private func history(of ids: [String], connection: PostgresConnection) throws -> [String: [JSONValue]] {
+        private func history(of ids: [String], connection: PostgresConnection) throws -> [String: [MemoryVersionRow]] {
             let later = "(v.superseded_at IS NULL OR v.superseded_at > $3::timestamptz)"
             let versionRows = try connection.query(
                 """
@@ -227,10 +234,10 @@ enum MemoryExport {
                  ORDER BY v.memory_id, v.version DESC
                 """,
                 [.text(principal.orgID), .text(principal.env), .text(asOf), .textArray(ids)])
-            var versions: [String: [JSONValue]] = [:]
+            var versions: [String: [MemoryVersionRow]] = [:]
             for row in versionRows {
                 let version = MemoryVersionRow(row)
-                versions[version.memoryID, default: []].append(version.json)
+                versions[version.memoryID, default: []].append(version)
             }
             return versions
         }

@@ -13,13 +13,6 @@ enum MemoryObject {
         "(\(alias).expires_at IS NULL OR \(alias).expires_at > now())"
     }
 
-    /// The memory object of a row holding ``columns``. The columns are read by name, so `offset`
-    /// (where the fused GET's memory columns start) is not needed; it stays until the fused GET
-    /// takes a ``MemoryRow``.
-    static func json(_ row: PostgresRow, offset: Int = 0) -> JSONObject {
-        MemoryRow(row).json
-    }
-
     /// Stored `jsonb` text as a JSON value (`{}` if it were ever unreadable).
     static func metadataValue(_ text: String) -> JSONValue {
         guard let value = try? JSONParser.parse(Array(text.utf8)) else { return .object(JSONObject()) }

@@ -39,16 +39,17 @@ enum MemoryPage {
         """
     }
 
-    /// Appends `items` to `buffer` as JSON array elements (comma-separated, no brackets) while the
-    /// buffer stays within `limit` bytes; the first item is always written. Returns how many were.
+    /// Appends `items` to `buffer` as JSON array elements (comma-separated, no brackets), each
+    /// written by `write`, while the buffer stays within `limit` bytes; the first item is always
+    /// written. Returns how many were.
     static func appendItems<Items: Sequence>(
-        _ items: Items, to buffer: inout [UInt8], limit: Int, _ json: (Items.Element) -> JSONValue
+        _ items: Items, to buffer: inout [UInt8], limit: Int, _ write: (Items.Element, inout [UInt8]) -> Void
     ) -> Int {
         var written = 0
         for item in items {
             let mark = buffer.count
             if written > 0 { buffer.append(UInt8(ascii: ",")) }
-            JSONWriter.write(json(item), into: &buffer)
+            write(item, &buffer)
             if written > 0, buffer.count > limit {
                 buffer.removeSubrange(mark...)
                 break

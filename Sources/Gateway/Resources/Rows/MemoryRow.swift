@@ -51,12 +51,37 @@ struct MemoryRow: Sendable, Equatable {
         self.init(row)
     }
 
-    /// The memory object of the contract. `metadata` is forwarded as stored (see ``JSONValue/verbatim(_:)``).
-    var json: JSONObject {
+    /// The memory object of the contract, `metadata` parsed (for webhook payloads and other
+    /// values that are built on; a response writes ``write(into:extraMembers:)`` instead).
+    var json: JSONObject { members(metadata: MemoryObject.metadataValue(metadata)) }
+
+    /// The memory object's JSON bytes (see ``write(into:extraMembers:)``).
+    var jsonBytes: [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(128 + text.utf8.count + metadata.utf8.count)
+        write(into: &buffer)
+        return buffer
+    }
+
+    /// Appends the memory object's JSON, the bytes `JSONWriter.write(.object(json))` gives, with
+    /// `metadata` passed through as PostgreSQL wrote it (compacted, not parsed: a response only
+    /// forwards it). `extraMembers` appends more members (each starting with a comma), as the
+    /// export's `versions`.
+    func write(into buffer: inout [UInt8], extraMembers: ((inout [UInt8]) -> Void)? = nil) {
+        JSONWriter.write(members(metadata: .null), verbatimKey: "metadata", verbatimJSON: metadata, into: &buffer)
+        if let extraMembers {
+            buffer.removeLast()  // the object's `}`, written again after the extra members
+            extraMembers(&buffer)
+            buffer.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// The members in the contract's order, with `metadata` as given.
+    private func members(metadata: JSONValue) -> JSONObject {
         var object = JSONObject()
         object["id"] = .string(id)
         object["text"] = .string(text)
-        object["metadata"] = MemoryObject.metadataValue(metadata)
+        object["metadata"] = metadata
         object["space_id"] = spaceID.map(JSONValue.string) ?? .null
         object["source"] = .string(source)
         object["version"] = .int(version)

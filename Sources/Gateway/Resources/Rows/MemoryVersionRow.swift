@@ -41,17 +41,26 @@ struct MemoryVersionRow: Sendable, Equatable {
         keyPrefix = row.string("key_prefix")
     }
 
-    /// The entry of the contract's `versions` array (no `memory_id`).
-    var json: JSONValue {
+    /// The entry of the contract's `versions` array (no `memory_id`), `metadata` parsed.
+    var json: JSONValue { .object(members(metadata: MemoryObject.metadataValue(metadata))) }
+
+    /// Appends the entry's JSON, the bytes of ``json``, with `metadata` passed through as
+    /// PostgreSQL wrote it (compacted, not parsed).
+    func write(into buffer: inout [UInt8]) {
+        JSONWriter.write(members(metadata: .null), verbatimKey: "metadata", verbatimJSON: metadata, into: &buffer)
+    }
+
+    /// The members in the contract's order, with `metadata` as given.
+    private func members(metadata: JSONValue) -> JSONObject {
         var object = JSONObject()
         object["version"] = .int(version)
         object["text"] = .string(text)
-        object["metadata"] = MemoryObject.metadataValue(metadata)
+        object["metadata"] = metadata
         object["valid_from"] = .string(validFrom)
         object["superseded_at"] = supersededAt.map(JSONValue.string) ?? .null
         object["is_current"] = .bool(isCurrent)
         object["request_id"] = requestID.map(JSONValue.string) ?? .null
         object["key_prefix"] = keyPrefix.map(JSONValue.string) ?? .null
-        return .object(object)
+        return object
     }
 }
