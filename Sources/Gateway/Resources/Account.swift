@@ -6,11 +6,11 @@ enum Account {
     static func get(_ context: RequestContext) throws -> APIResponse {
         let rows = try context.pool.query(
             """
-            SELECT \(AccountRow.selectList)
+            SELECT \(TenantRow.selectList)
               FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1
             """,
             [.text(context.tenant.orgID)])
-        guard let account = rows.first.map(AccountRow.init) else { throw APIError.notFound("account") }
+        guard let account = rows.first.map(TenantRow.init) else { throw APIError.notFound("account") }
         let bounds = UTCDate.monthBounds(Date())
         var plan = JSONObject()
         plan["name"] = .string(account.plan)

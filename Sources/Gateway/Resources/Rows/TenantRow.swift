@@ -1,7 +1,7 @@
 import PostgresStore
 
-/// A tenant as the operator API shows it, as read by ``selectList``:
-/// `{"id", "name", "plan", "suspended", "created_at", "limits"}` with the effective limits.
+/// A tenant with its effective limits (plan values, overrides applied), as read by ``selectList``:
+/// the operator API's tenant object (``json``) and what `GET /v1/account` shows.
 struct TenantRow: Sendable, Equatable {
     /// The select list over `tenants t JOIN plans p ON p.name = t.plan`.
     static let selectList = """
