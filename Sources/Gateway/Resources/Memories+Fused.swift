@@ -19,11 +19,11 @@ extension Memories {
                  WHERE \(FusedOperation.admitted(scope))
                 """, [.text(id)])
         },
-        finish: { context, row, offset in
-            guard !row.isNull(offset) else { throw APIError.notFound("memory") }
-            var response = APIResponse(data: MemoryRow(row).jsonBytes)
+        finish: { context, row, _ in
+            // The memory's columns are read by name; NULL when the join found no memory.
+            guard let memory = MemoryRow(ifPresent: row) else { throw APIError.notFound("memory") }
+            var response = APIResponse(data: memory.jsonBytes)
             response.memoryIDs = [context.parameter("id")]
             return response
         })
-
 }
