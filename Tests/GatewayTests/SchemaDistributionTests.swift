@@ -31,6 +31,9 @@ import Testing
          "folding every tenant's storage deltas, in the background; fans out to every shard"),
         ("MemoryExpiry.swift", "WHERE expires_at <= now()\n",
          "the expiry sweeper deletes expired memories of every tenant (background, no request data)"),
+        ("ConsoleSessions.swift", "LEFT JOIN api_keys a ON a.key_hash = s.key_hash",
+         "a console session is found by its token's hash before any tenant is known, and its key by the "
+             + "key's hash, as admission finds a key (api_keys_by_hash); the select list names a.org_id"),
     ]
 
     /// Interpolations that always carry the tenant condition, so a literal using them names `org_id`

@@ -76,7 +76,10 @@ enum MemoryExpiry {
     }
 
     private static func expired(_ rows: PostgresRows) -> [ExpiredMemory] {
-        rows.map { ExpiredMemory(orgID: $0.string(0) ?? "", env: $0.string(1) ?? "", memoryID: $0.string(2) ?? "") }
+        rows.map {
+            ExpiredMemory(orgID: $0.string("org_id") ?? "", env: $0.string("env") ?? "",
+                          memoryID: $0.string("memory_id") ?? "")
+        }
     }
 
     /// Writes one `memory.deleted` event (`reason: "expired"`) per deleted memory to the webhook

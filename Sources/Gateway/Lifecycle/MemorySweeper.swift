@@ -75,8 +75,8 @@ final class MemorySweeper: Sendable {
             if state.withLock({ $0.isStopped }) { break }
             let deleted = try pool.transaction { connection -> Int? in
                 let lock = try connection.query(
-                    "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", [.text(Self.lockName)])
-                guard lock.first?.bool(0) == true else { return nil }
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked", [.text(Self.lockName)])
+                guard lock.first?.bool("locked") == true else { return nil }
                 let expired = try MemoryExpiry.deleteExpired(connection, limit: configuration.batchSize)
                 try MemoryExpiry.recordDeleted(expired, connection, webhooks: webhooks)
                 return expired.count

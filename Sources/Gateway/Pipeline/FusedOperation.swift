@@ -1,3 +1,4 @@
+import Auth
 import HTTPServer
 import PostgresStore
 
@@ -12,18 +13,21 @@ import PostgresStore
 /// so `sql` can read the admission's columns (`a.org_id`, `a.environment`, `a.key_prefix`,
 /// `a.scopes`, `a.outcome`, `a.hard_quota`) and its own parameters from `$4` on. It must do its
 /// work only `WHERE` ``admitted(_:)`` holds: a refused request does no work, and a key without the
-/// scope reads or writes nothing (the pipeline then answers 403 as usual).
+/// scope reads or writes nothing (the pipeline then answers 403 as usual). The scope is the route's
+/// own (`Routes.swift` declares it once), passed to ``prepare``.
 struct FusedOperation: Sendable {
     /// The fused part for this request, or nil when it cannot be fused (anything unusual: the
     /// route's handler then runs after admission, as on other routes). Must not throw: errors are
-    /// the handler's to report, after authentication.
-    var prepare: @Sendable (_ request: HTTPRequest, _ parameters: [String: String]) -> (sql: String, parameters: [PostgresValue])?
+    /// the handler's to report, after authentication. `scope` is what the route requires.
+    var prepare: @Sendable (_ request: HTTPRequest, _ parameters: [String: String], _ scope: ScopeSet)
+        -> (sql: String, parameters: [PostgresValue])?
     /// The response from the fused columns (from `offset` on in `row`), or nil to run the route's
     /// handler instead (it then does the work itself, e.g. to report a conflict).
     var finish: @Sendable (_ context: RequestContext, _ row: PostgresRow, _ offset: Int) throws -> APIResponse?
 
-    /// The condition under which the fused part may act: admitted, with `scope`.
-    static func admitted(_ scope: String) -> String {
-        "a.outcome = 'ok' AND '\(scope)' = ANY (a.scopes)"
+    /// The condition under which the fused part may act: admitted, with every scope of `scope`
+    /// (fixed wire names, never request text).
+    static func admitted(_ scope: ScopeSet) -> String {
+        (["a.outcome = 'ok'"] + scope.names.map { "'\($0)' = ANY (a.scopes)" }).joined(separator: " AND ")
     }
 }

@@ -127,17 +127,11 @@ struct Idempotency {
         let scope: [PostgresValue] = [.text(orgID), .text(env), .text(key)]
         let rows = try connection.query(
             """
-            SELECT fingerprint = $4, status, headers, body,
-                   extract(epoch FROM clock_timestamp() - started_at)::float8
+            SELECT \(IdempotencyRecord.selectList)
               FROM idempotency_keys WHERE org_id = $1 AND env = $2 AND idem_key = $3 FOR UPDATE
             """,
             scope + [.bytea(fingerprint)])
-        let record = rows.first.map { row in
-            IdempotencyRecord(
-                fingerprintMatches: row.bool(0) == true, status: row.int(1).flatMap { Int(exactly: $0) },
-                location: row.string(2), body: row.bytes(3) ?? [],
-                age: .milliseconds(Self.milliseconds(fromSeconds: row.double(4) ?? 0)))
-        }
+        let record = rows.first.map { IdempotencyRecord($0) }
         switch IdempotencyRecord.decide(record, limits: limits) {
         case .claim:
             let inserted = try connection.query(

@@ -78,8 +78,8 @@ final class IdempotencySweeper: Sendable {
         var deleted = 0
         while !isStopped.withLock({ $0 }) {
             let batch: Int? = try pool.transaction { connection in
-                let locked = try connection.query("SELECT pg_try_advisory_xact_lock($1)", [.int(Self.lockKey)])
-                guard locked.first?.bool(0) == true else { return nil }
+                let locked = try connection.query("SELECT pg_try_advisory_xact_lock($1) AS locked", [.int(Self.lockKey)])
+                guard locked.first?.bool("locked") == true else { return nil }
                 let rows = try connection.query(
                     """
                     WITH gone AS (
@@ -90,10 +90,10 @@ final class IdempotencySweeper: Sendable {
                               LIMIT $2))
                         RETURNING 1
                     )
-                    SELECT count(*) FROM gone
+                    SELECT count(*) AS count FROM gone
                     """,
                     [.int(microseconds), .int(Int64(batchSize))])
-                return Int(rows.first?.int(0) ?? 0)
+                return Int(clamping: rows.first?.int("count") ?? 0)
             }
             guard let batch else { return deleted == 0 ? nil : deleted }
             deleted += batch

@@ -88,7 +88,7 @@ struct Pipeline: Sendable {
             // The hottest routes do their work in the admission's statement (one round trip),
             // except with an Idempotency-Key, whose record must be claimed first.
             let fused = request.headers["Idempotency-Key"] == nil
-                ? route.fused.flatMap { $0.prepare(request, admitted.parameters) } : nil
+                ? route.fused.flatMap { $0.prepare(request, admitted.parameters, scope) } : nil
             let (caller, row) = try authenticate(request, endpoint: admitted.endpoint, fused: fused)
             admitted.principal = caller
             admitted.rateHeaders = caller.rateLimit.headers

@@ -21,14 +21,14 @@ enum APIKeys {
             INSERT INTO api_keys (org_id, key_id, key_hash, key_prefix, name, environment, scopes,
                                   rate_limit_per_minute, allowed_ips, expires_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[]::cidr[], $10::timestamptz)
-            RETURNING \(KeyObject.columns)
+            RETURNING \(KeyRow.selectList)
             """,
             [.text(orgID), .text(Identifier.make(prefix: "key")), .bytea(APIKeyMaterial.hash(key)),
              .text(APIKeyMaterial.prefix(key)), .text(new.name), .text(new.environment.rawValue), .textArray(new.scopes),
              new.rateLimit.map { .int(Int64($0)) } ?? .null, new.allowedIPs.map { .textArray($0) } ?? .null,
              new.expiresAt.map { .text($0) } ?? .null])
         guard let row = rows.first else { throw APIError.internalError }
-        return (key, KeyObject.json(row, key: key))
+        return (key, KeyRow(row).json(key: key))
     }
 
     static func create(_ context: RequestContext) throws -> APIResponse {
@@ -95,12 +95,12 @@ enum APIKeys {
         _ = try connection.query("SELECT 1 FROM tenants WHERE org_id = $1 FOR UPDATE", [.text(orgID)])
         let rows = try connection.query(
             """
-            SELECT count(*) FROM api_keys
+            SELECT count(*) AS count FROM api_keys
              WHERE org_id = $1 AND environment = $2 AND revoked_at IS NULL
                AND (expires_at IS NULL OR expires_at > clock_timestamp()) AND key_id IS DISTINCT FROM $3
             """,
             [.text(orgID), .text(environment.rawValue), keyID.map { .text($0) } ?? .null])
-        let active = rows.first?.int(0) ?? 0
+        let active = rows.first?.int("count") ?? 0
         if active + Int64(adding) > Int64(maxActiveKeys) {
             throw APIError.conflict(
                 "the tenant has \(active) active \(environment.rawValue) keys, the most allowed is \(maxActiveKeys); "
@@ -108,17 +108,17 @@ enum APIKeys {
         }
     }
 
-    /// Records a key event for webhooks of the key's own environment (column 3 of `KeyObject.columns`):
+    /// Records a key event for webhooks of the key's own environment (`KeyRow/environment`):
     /// `data` is the key object as
     /// `GET /v1/account/api-keys/{id}` shows it (never the key), read inside the transaction.
     private static func recordEvent(_ context: RequestContext, _ connection: PostgresConnection, _ type: String,
                                     keyID: String, extra: [(String, JSONValue)] = []) throws {
         let rows = try connection.query(
-            "SELECT \(KeyObject.columns) FROM api_keys WHERE org_id = $1 AND key_id = $2",
+            "SELECT \(KeyRow.selectList) FROM api_keys WHERE org_id = $1 AND key_id = $2",
             [.text(context.tenant.orgID), .text(keyID)])
-        guard let row = rows.first, let env = row.string(3) else { return }
+        guard let key = rows.first.map(KeyRow.init), let env = key.environment else { return }
         let webhooks = context.services.webhooks
-        var object = KeyObject.json(row)
+        var object = key.json()
         for (name, value) in extra { object[name] = value }
         try webhooks.record(connection, orgID: context.tenant.orgID, env: env, type: type, data: .object(object))
     }
@@ -143,9 +143,9 @@ enum APIKeys {
     /// The tenant's effective per-minute limit: the operator's override, else the plan's.
     static func effectiveRateLimit(_ pool: Database, orgID: String) throws -> Int {
         let rows = try pool.query(
-            "SELECT coalesce(t.rate_limit_override, p.rate_limit_per_minute) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1",
+            "SELECT coalesce(t.rate_limit_override, p.rate_limit_per_minute) AS rate_limit FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1",
             [.text(orgID)])
-        return Int(rows.first?.int(0) ?? 0)
+        return Int(clamping: rows.first?.int("rate_limit") ?? 0)
     }
 
     /// Which keys the caller may see and manage (`$2` is its environment): a live admin key manages
@@ -155,19 +155,20 @@ enum APIKeys {
 
     static func list(_ context: RequestContext) throws -> APIResponse {
         let rows = try context.pool.query(
-            "SELECT \(KeyObject.columns) FROM api_keys WHERE org_id = $1 AND \(visible) ORDER BY created_at DESC, key_id DESC",
+            "SELECT \(KeyRow.selectList) FROM api_keys WHERE org_id = $1 AND \(visible) "
+                + "ORDER BY api_keys.created_at DESC, key_id DESC",
             [.text(context.tenant.orgID), .text(context.tenant.env)])
         var data = JSONObject()
-        data["api_keys"] = .array(rows.map { .object(KeyObject.json($0)) })
+        data["api_keys"] = .array(rows.map { .object(KeyRow($0).json()) })
         return APIResponse(json: .object(data))
     }
 
     static func get(_ context: RequestContext) throws -> APIResponse {
         let rows = try context.pool.query(
-            "SELECT \(KeyObject.columns) FROM api_keys WHERE org_id = $1 AND key_id = $3 AND \(visible)",
+            "SELECT \(KeyRow.selectList) FROM api_keys WHERE org_id = $1 AND key_id = $3 AND \(visible)",
             [.text(context.tenant.orgID), .text(context.tenant.env), .text(context.parameter("id"))])
         guard let row = rows.first else { throw APIError.notFound("API key") }
-        return APIResponse(json: .object(KeyObject.json(row)))
+        return APIResponse(json: .object(KeyRow(row).json()))
     }
 
     static func revoke(_ context: RequestContext) throws -> APIResponse {
@@ -178,27 +179,27 @@ enum APIKeys {
             _ = try connection.query("SELECT 1 FROM tenants WHERE org_id = $1 FOR UPDATE", [.text(principal.orgID)])
             let rows = try connection.query(
                 """
-                SELECT gw_time(revoked_at), environment = 'live' AND 'admin' = ANY (scopes)
-                       AND (expires_at IS NULL OR expires_at > clock_timestamp())
+                SELECT gw_time(revoked_at) AS revoked_at, environment = 'live' AND 'admin' = ANY (scopes)
+                       AND (expires_at IS NULL OR expires_at > clock_timestamp()) AS is_live_admin
                   FROM api_keys WHERE org_id = $1 AND key_id = $2 AND (environment = 'test' OR $3 = 'live')
                 """,
                 [.text(principal.orgID), .text(keyID), .text(principal.env)])
             guard let row = rows.first else { throw APIError.notFound("API key") }
-            if let already = row.string(0) { return already }
-            if row.bool(1) == true {
+            if let already = row.string("revoked_at") { return already }
+            if row.bool("is_live_admin") == true {
                 let others = try connection.query(
                     """
-                    SELECT count(*) FROM api_keys
+                    SELECT count(*) AS count FROM api_keys
                      WHERE org_id = $1 AND key_id <> $2 AND environment = 'live' AND 'admin' = ANY (scopes)
                        AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > clock_timestamp())
                     """,
                     [.text(principal.orgID), .text(keyID)])
-                if (others.first?.int(0) ?? 0) == 0 {
+                if (others.first?.int("count") ?? 0) == 0 {
                     throw APIError.conflict("this is the tenant's last live admin key; create another before revoking it")
                 }
             }
             let updated = try connection.query(
-                "UPDATE api_keys SET revoked_at = gw_now() WHERE org_id = $1 AND key_id = $2 RETURNING gw_time(revoked_at)",
+                "UPDATE api_keys SET revoked_at = gw_now() WHERE org_id = $1 AND key_id = $2 RETURNING gw_time(revoked_at) AS revoked_at",
                 [.text(principal.orgID), .text(keyID)])
             try AuditLog.record(connection, orgID: principal.orgID, action: "api_key.revoked",
                                 actorKeyPrefix: principal.keyPrefix, targetType: "api_key", targetID: keyID,
@@ -206,7 +207,7 @@ enum APIKeys {
             _ = try connection.query("SELECT pg_notify($1, $2)",
                                      [.text(GatewayApp.eventsChannel), .text("key:" + principal.orgID)])
             try recordEvent(context, connection, WebhookEvent.apiKeyRevoked, keyID: keyID)
-            return updated.first?.string(0) ?? ""
+            return updated.first?.string("revoked_at") ?? ""
         }
         var data = JSONObject()
         data["id"] = .string(keyID)
@@ -225,18 +226,20 @@ enum APIKeys {
             _ = try connection.query("SELECT 1 FROM tenants WHERE org_id = $1 FOR UPDATE", [.text(principal.orgID)])
             let rows = try connection.query(
                 """
-                SELECT name, scopes, environment, rate_limit_per_minute, allowed_ips::text[], expires_at::text,
-                       revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= clock_timestamp())
+                SELECT name, scopes, environment, rate_limit_per_minute, allowed_ips::text[] AS allowed_ips,
+                       expires_at::text AS expires_at,
+                       revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= clock_timestamp()) AS is_ended
                   FROM api_keys WHERE org_id = $1 AND key_id = $2 AND (environment = 'test' OR $3 = 'live')
                    FOR UPDATE
                 """,
                 [.text(principal.orgID), .text(keyID), .text(principal.env)])
             guard let row = rows.first else { throw APIError.notFound("API key") }
-            if row.bool(6) == true { throw APIError.conflict("a revoked or expired key cannot be rotated") }
+            if row.bool("is_ended") == true { throw APIError.conflict("a revoked or expired key cannot be rotated") }
             let new = NewKey(
-                name: row.string(0) ?? "", scopes: row.stringArray(1) ?? [],
-                environment: KeyEnvironment(rawValue: row.string(2) ?? "live") ?? .live,
-                rateLimit: row.int(3).map { Int($0) }, allowedIPs: row.stringArray(4), expiresAt: row.string(5))
+                name: row.string("name") ?? "", scopes: row.stringArray("scopes") ?? [],
+                environment: KeyEnvironment(rawValue: row.string("environment") ?? "live") ?? .live,
+                rateLimit: row.int("rate_limit_per_minute").map { Int(clamping: $0) },
+                allowedIPs: row.stringArray("allowed_ips"), expiresAt: row.string("expires_at"))
             // The new key, and the old one while its grace lasts (none: it ends at once).
             try reserveKeySlots(connection, orgID: principal.orgID, environment: new.environment,
                                 adding: grace > 0 ? 2 : 1, excluding: keyID)
@@ -244,7 +247,7 @@ enum APIKeys {
             let expired = try connection.query(
                 """
                 UPDATE api_keys SET expires_at = least(coalesce(expires_at, 'infinity'), gw_now() + make_interval(secs => $3))
-                 WHERE org_id = $1 AND key_id = $2 RETURNING gw_time(expires_at)
+                 WHERE org_id = $1 AND key_id = $2 RETURNING gw_time(expires_at) AS expires_at
                 """,
                 [.text(principal.orgID), .text(keyID), .int(Int64(grace))])
             let newID = created.object["id"]?.stringValue ?? ""
@@ -256,7 +259,7 @@ enum APIKeys {
                                      [.text(GatewayApp.eventsChannel), .text("key:" + principal.orgID)])
             try recordEvent(context, connection, WebhookEvent.apiKeyRotated, keyID: newID,
                             extra: [("rotated_from", .object(JSONObject([("id", .string(keyID))])))])
-            return (created.key, created.object, expired.first?.string(0) ?? "")
+            return (created.key, created.object, expired.first?.string("expires_at") ?? "")
         }
         var object = result.object
         object["rotated_from"] = .object(JSONObject([("id", .string(keyID)), ("expires_at", .string(result.oldExpiresAt))]))

@@ -32,7 +32,7 @@ enum AuditLog {
         try issues.check()
         let rows = try context.pool.query(
             """
-            SELECT seq, event_id, action, actor_key_prefix, target_type, target_id, details::text, request_id, gw_time(at)
+            SELECT \(AuditRow.selectList)
               FROM audit_log
              WHERE org_id = $1 AND ($2::bigint IS NULL OR seq < $2)
                -- A test key sees only what test keys did: live activity stays in the live world.
@@ -40,29 +40,13 @@ enum AuditLog {
              ORDER BY seq DESC LIMIT $3
             """,
             [.text(principal.orgID), before.map { .int($0) } ?? .null, .int(Int64(limit + 1)), .text(principal.env)])
-        var events: [JSONValue] = []
-        for row in rows.prefix(limit) {
-            var target = JSONObject()
-            target["type"] = .string(row.string(4) ?? "")
-            target["id"] = row.string(5).map { .string($0) } ?? .null
-            var event = JSONObject()
-            event["id"] = .string(row.string(1) ?? "")
-            event["action"] = .string(row.string(2) ?? "")
-            event["actor_key_prefix"] = row.string(3).map { .string($0) } ?? .null
-            event["target"] = .object(target)
-            if let details = row.string(6), let parsed = try? JSONParser.parse(Array(details.utf8)) {
-                event["details"] = parsed
-            }
-            event["request_id"] = row.string(7).map { .string($0) } ?? .null
-            event["at"] = .string(row.string(8) ?? "")
-            events.append(.object(event))
-        }
+        let events = rows.prefix(limit).map { AuditRow($0) }
         var nextCursor: JSONValue = .null
-        if rows.count > limit, let last = rows.prefix(limit).last, let seq = last.int(0) {
+        if rows.count > limit, let seq = events.last?.seq {
             nextCursor = .string(Cursor.encode([String(seq)], orgID: principal.orgID, env: "audit"))
         }
         var data = JSONObject()
-        data["events"] = .array(events)
+        data["events"] = .array(events.map(\.json))
         data["next_cursor"] = nextCursor
         return APIResponse(json: .object(data))
     }

@@ -58,10 +58,7 @@ enum Billing {
         }
         let rows = try pool.query(
             """
-            SELECT t.org_id, t.name, p.name, p.price_cents, p.overage_cents_per_1000, p.hard_quota,
-                   coalesce(t.monthly_quota_override, p.monthly_request_quota),
-                   coalesce(u.requests, 0)::bigint, coalesce(u.rate_limited, 0)::bigint,
-                   (SELECT count(*) FROM memories m WHERE m.org_id = t.org_id AND m.env = 'live' AND \(MemoryObject.isLive()))::bigint
+            SELECT \(Row.selectList)
               FROM tenants t
               -- The plan in effect when the period closed (or now, for the current period).
               LEFT JOIN LATERAL (
@@ -77,14 +74,7 @@ enum Billing {
              ORDER BY t.created_at, t.org_id
             """,
             [.text(UTCDate.format(bounds.start)), .text(UTCDate.format(bounds.end))])
-        return Report(period: period, rows: rows.map { row in
-            let requests = row.int(7) ?? 0
-            let price = PlanPrice(baseCents: row.int(3) ?? 0, overageCentsPer1000: row.int(4) ?? 0,
-                                  monthlyQuota: row.int(6) ?? 0, isHardQuota: row.bool(5) ?? false)
-            return Row(tenantID: row.string(0) ?? "", name: row.string(1) ?? "", plan: row.string(2) ?? "",
-                       requests: requests, rateLimited: row.int(8) ?? 0, quota: price.monthlyQuota,
-                       memoriesStored: row.int(9) ?? 0, charge: .of(requests: requests, price: price))
-        })
+        return Report(period: period, rows: rows.map { Row($0) })
     }
 
     /// The CSV form: a header row, then one RFC 4180 row per tenant, CRLF line ends.

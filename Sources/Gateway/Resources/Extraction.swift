@@ -58,7 +58,7 @@ enum Extraction {
                      .text(context.request.requestID), .text(principal.keyPrefix)])
                 try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
                                                      type: WebhookEvent.memoryCreated,
-                                                     data: inserted.map { .object(MemoryObject.json($0)) })
+                                                     data: inserted.map { .object(MemoryRow($0).json) })
                 return (rows, considered)
             }
         }
@@ -103,12 +103,14 @@ enum Extraction {
                         WHERE m.org_id = $1 AND m.env = $2 AND \(spaceCondition) AND \(MemoryObject.isLive())
                           AND md5(gw_statement_key(m.text)) = md5(f.key) AND gw_statement_key(m.text) = f.key)
             )
-            SELECT (SELECT coalesce(array_agg(ord ORDER BY ord), '{}'::bigint[]) FROM fresh),
-                   (SELECT count(*) FROM input WHERE key <> '')
+            SELECT (SELECT coalesce(array_agg(ord ORDER BY ord), '{}'::bigint[]) FROM fresh) AS ordinals,
+                   (SELECT count(*) FROM input WHERE key <> '') AS considered
             """,
             [.text(principal.orgID), .text(principal.env), .textArray(statements), .text(spaceID ?? "")])
         guard let row = rows.first else { return ([], 0) }
-        let ordinals = (row.stringArray(0) ?? []).compactMap { Int($0) }
-        return (ordinals.map { statements[$0 - 1] }, Int(row.int(1) ?? 0))
+        // Ordinals come from `unnest ... WITH ORDINALITY` over `statements`, so 1...count.
+        let ordinals = (row.stringArray("ordinals") ?? []).compactMap { Int($0) }
+            .filter { statements.indices.contains($0 - 1) }
+        return (ordinals.map { statements[$0 - 1] }, Int(clamping: row.int("considered") ?? 0))
     }
 }

@@ -10,28 +10,20 @@ import PostgresStore
 /// on one key). Admission alone commits without a flush (its table is unlogged).
 extension Memories {
     static let fusedGet = FusedOperation(
-        prepare: { request, parameters in
+        prepare: { request, parameters, scope in
             guard request.query.isEmpty, let id = parameters["id"] else { return nil }
             return ("""
                 SELECT \(MemoryObject.columns)
                   FROM a JOIN memories m ON m.org_id = a.org_id AND m.env = a.environment AND m.memory_id = $4
                                          AND \(MemoryObject.isLive())
-                 WHERE \(FusedOperation.admitted("read"))
+                 WHERE \(FusedOperation.admitted(scope))
                 """, [.text(id)])
         },
-        finish: { context, row, offset in
-            guard !row.isNull(offset) else { throw APIError.notFound("memory") }
-            var response = APIResponse(json: .object(MemoryObject.json(row, offset: offset)))
+        finish: { context, row, _ in
+            // The memory's columns are read by name; NULL when the join found no memory.
+            guard let memory = MemoryRow(ifPresent: row) else { throw APIError.notFound("memory") }
+            var response = APIResponse(data: memory.jsonBytes)
             response.memoryIDs = [context.parameter("id")]
             return response
         })
-
-    /// The 201 of a created memory read with `MemoryObject.columns` from `offset`.
-    static func created(_ row: PostgresRow, offset: Int = 0) -> APIResponse {
-        let memory = MemoryObject.json(row, offset: offset)
-        let memoryID = row.string(offset) ?? ""
-        var response = APIResponse(status: 201, json: .object(memory), headers: [("Location", "/v1/memories/\(memoryID)")])
-        response.memoryIDs = [memoryID]
-        return response
-    }
 }

@@ -57,14 +57,14 @@ extension Memories {
         // is held once as JSON (then once in the envelope), never as a tree of values.
         var data = Array(#"{"memories":["#.utf8)
         let limit = MemoryPage.maxResponseBytes - MemoryPage.envelopeAllowance
-        let candidates = rows.prefix(perPage)
-        let shownCount = MemoryPage.appendItems(candidates, to: &data, limit: limit) { .object(MemoryObject.json($0)) }
+        let candidates = rows.prefix(perPage).map { MemoryRow($0) }
+        let shownCount = MemoryPage.appendItems(candidates, to: &data, limit: limit) { $0.write(into: &$1) }
         let shown = candidates.prefix(shownCount)
-        let fetched = Int(rows.first?.int(MemoryPage.memoryFetchedColumn) ?? 0)
+        let fetched = PageRow.fetched(rows)
         let hasMore = fetched > shownCount
         var nextCursor: JSONValue = .null
         if hasMore, let last = shown.last {
-            let fields = [cursorKind, last.string(6) ?? "", last.string(0) ?? ""]
+            let fields = [cursorKind, last.createdAt, last.id]
             nextCursor = .string(Cursor.encode(fields, orgID: principal.orgID, env: principal.env))
         }
         data.append(contentsOf: #"],"page":"#.utf8)
@@ -77,7 +77,7 @@ extension Memories {
         JSONWriter.write(nextCursor, into: &data)
         data.append(UInt8(ascii: "}"))
         var response = APIResponse(data: data)
-        response.memoryIDs = shown.compactMap { $0.string(0) }
+        response.memoryIDs = shown.map(\.id)
         return response
     }
 
@@ -88,9 +88,9 @@ extension Memories {
         try issues.check()
         var parameters: [PostgresValue] = []
         let conditions = filter.whereClause(principal: context.tenant, parameters: &parameters)
-        let rows = try context.pool.query("SELECT count(*) FROM memories m WHERE \(conditions)", parameters)
+        let rows = try context.pool.query("SELECT count(*) AS count FROM memories m WHERE \(conditions)", parameters)
         var data = JSONObject()
-        data["count"] = .int(rows.first?.int(0) ?? 0)
+        data["count"] = .int(rows.first?.int("count") ?? 0)
         return APIResponse(json: .object(data))
     }
 

@@ -37,10 +37,10 @@ enum Memories {
         if input.spaceID == nil, !(principal.hardQuota && principal.isLive), !isSubscribed {
             // Nothing else to do: one statement, one round trip. A taken custom id may belong to
             // an expired memory not swept yet: then the transaction below frees it first.
-            if let row = try context.pool.query(insert, parameters).first { return created(row) }
+            if let row = try context.pool.query(insert, parameters).first { return created(MemoryRow(row)) }
             if input.memoryID == nil { throw taken }
         }
-        let rows = try context.pool.transaction { connection in
+        let memory = try context.pool.transaction { connection in
             if input.memoryID != nil {
                 let expired = try MemoryExpiry.deleteExpired(connection, principal: principal, memoryIDs: [memoryID])
                 try MemoryExpiry.recordDeleted(expired, connection, webhooks: webhooks)
@@ -52,12 +52,12 @@ enum Memories {
             let rows = try connection.query(insert, parameters)
             // A taken id writes nothing: roll back the space made on first use too.
             guard let row = rows.first else { throw taken }
+            let memory = MemoryRow(row)
             try webhooks.record(connection, orgID: principal.orgID, env: principal.env, type: WebhookEvent.memoryCreated,
-                                data: .object(MemoryObject.json(row)))
-            return rows
+                                data: .object(memory.json))
+            return memory
         }
-        guard let row = rows.first else { throw taken }
-        return created(row)
+        return created(memory)
     }
 
     /// `GET /v1/memories/{id}`, with `as_of`: the version with `valid_from ≤ as_of < superseded_at`
@@ -103,7 +103,7 @@ enum Memories {
             if asOf != nil { throw APIError(status: 404, code: "not_found", message: "memory not found at as_of") }
             throw APIError.notFound("memory")
         }
-        var response = APIResponse(json: .object(MemoryObject.json(row)))
+        var response = APIResponse(data: MemoryRow(row).jsonBytes)
         response.memoryIDs = [memoryID]
         return response
     }
@@ -125,7 +125,7 @@ enum Memories {
         // The new version's text when it changes (an unchanged text is not known here without a read).
         try MemoryWrites.reserveStorage(context, adding: (text?.utf8.count ?? 0) + (metadata?.utf8.count ?? 2))
 
-        let memory = try context.pool.transaction { connection -> JSONObject in
+        let memory = try context.pool.transaction { connection -> MemoryRow in
             let key: [PostgresValue] = [.text(principal.orgID), .text(principal.env), .text(memoryID)]
             let locked = try connection.query(
                 "SELECT 1 FROM memories m WHERE org_id = $1 AND env = $2 AND memory_id = $3 AND \(MemoryObject.isLive())"
@@ -157,12 +157,12 @@ enum Memories {
                        .text(context.request.requestID), .text(principal.keyPrefix)]
                     + (expiry ?? .never).parameters + [.bool(expiry == .never)])
             guard let row = rows.first else { throw APIError.notFound("memory") }
-            let memory = MemoryObject.json(row)
+            let memory = MemoryRow(row)
             try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
-                                                 type: WebhookEvent.memoryUpdated, data: .object(memory))
+                                                 type: WebhookEvent.memoryUpdated, data: .object(memory.json))
             return memory
         }
-        var response = APIResponse(json: .object(memory))
+        var response = APIResponse(data: memory.jsonBytes)
         response.memoryIDs = [memoryID]
         return response
     }
@@ -192,8 +192,7 @@ enum Memories {
         }
         try issues.check()
         let inner = """
-            SELECT v.version, v.text, v.metadata::text AS metadata_text, gw_time(v.valid_from) AS valid_text,
-                   gw_time(v.superseded_at) AS superseded_text, v.is_current, v.request_id, v.key_prefix,
+            SELECT \(MemoryVersionRow.selectList),
                    (octet_length(v.text) + octet_length(v.metadata::text))::bigint AS gw_size
               FROM \(MemoryObject.historySQL(condition: "memory_id = $3"))
              WHERE v.version < $4
@@ -211,18 +210,18 @@ enum Memories {
             """,
             [.text(principal.orgID), .text(principal.env), .text(memoryID), .int(before), .int(Int64(perPage + 1)),
              .int(Int64(MemoryPage.maxResponseBytes))])
-        guard let first = rows.first, first.bool(0) == true else { throw APIError.notFound("memory") }
-        let versionRows = rows.filter { !$0.isNull(1) }
+        guard let first = rows.first, first.bool("present") == true else { throw APIError.notFound("memory") }
+        let versionRows = rows.filter { !$0.isNull("version") }.map { (row: MemoryVersionRow($0), page: PageRow($0)) }
         var data = Array(#"{"versions":["#.utf8)
         let candidates = versionRows.prefix(perPage)
         let shownCount = MemoryPage.appendItems(
             candidates, to: &data, limit: MemoryPage.maxResponseBytes - MemoryPage.envelopeAllowance
-        ) { MemoryObject.versionJSON($0, offset: 1) }
-        let fetched = Int(versionRows.first?.int(11) ?? 0)
+        ) { $0.row.write(into: &$1) }
+        let fetched = versionRows.first?.page.fetched ?? 0
         let hasMore = fetched > shownCount
         var nextCursor: JSONValue = .null
-        if hasMore, let last = candidates.prefix(shownCount).last, let version = last.int(1) {
-            nextCursor = .string(Cursor.encode([historyCursorKind, memoryID, String(version)],
+        if hasMore, let last = candidates.prefix(shownCount).last {
+            nextCursor = .string(Cursor.encode([historyCursorKind, memoryID, String(last.row.version)],
                                                orgID: principal.orgID, env: principal.env))
         }
         data.append(contentsOf: #"],"has_more":"#.utf8)
@@ -254,5 +253,13 @@ enum Memories {
         data["id"] = .string(memoryID)
         data["deleted"] = .bool(true)
         return APIResponse(json: .object(data))
+    }
+
+    /// The 201 of a created memory, with `Location: /v1/memories/{id}`.
+    static func created(_ memory: MemoryRow) -> APIResponse {
+        var response = APIResponse(status: 201, data: memory.jsonBytes,
+                                   headers: [("Location", "/v1/memories/\(memory.id)")])
+        response.memoryIDs = [memory.id]
+        return response
     }
 }

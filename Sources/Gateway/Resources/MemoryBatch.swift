@@ -154,7 +154,7 @@ enum MemoryBatch {
              ORDER BY memory_id\(policy == .update ? " FOR UPDATE" : "")
             """,
             tenant + [.textArray(ids)])
-        let existing = Set(existingRows.compactMap { $0.string(0) })
+        let existing = Set(existingRows.compactMap { $0.string("memory_id") })
         if policy == .error, !existing.isEmpty {
             throw conflict(items.filter { existing.contains($0.memoryID) })
         }
@@ -188,10 +188,11 @@ enum MemoryBatch {
                           .textArray(toCreate.map { $0.input.spaceID ?? "" }),
                           .text(context.request.requestID), .text(principal.keyPrefix)]
                     + expiryArrays(toCreate))
-            created = Set(rows.compactMap { $0.string(0) })
+            let memories = rows.map { MemoryRow($0) }
+            created = Set(memories.map(\.id))
             try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
                                                  type: WebhookEvent.memoryCreated,
-                                                 data: rows.map { .object(MemoryObject.json($0)) })
+                                                 data: memories.map { .object($0.json) })
             // Only a concurrent writer taking an id between the check and the insert gets here:
             // for `update` the transaction is tried again (the id now exists and is updated).
             if created.count != toCreate.count, policy != .skip {
@@ -231,10 +232,11 @@ enum MemoryBatch {
                           .textArray(toUpdate.map { $0.input.spaceID ?? "" }),
                           .text(context.request.requestID), .text(principal.keyPrefix)]
                     + expiryArrays(toUpdate))
-            updated = Set(rows.compactMap { $0.string(0) })
+            let memories = rows.map { MemoryRow($0) }
+            updated = Set(memories.map(\.id))
             try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
                                                  type: WebhookEvent.memoryUpdated,
-                                                 data: rows.map { .object(MemoryObject.json($0)) })
+                                                 data: memories.map { .object($0.json) })
         }
 
         var outcome = Outcome()

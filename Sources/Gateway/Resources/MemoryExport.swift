@@ -39,7 +39,7 @@ enum MemoryExport {
 
         let lease = try context.takeSlots(.export)
         // The moment of the snapshot, with PostgreSQL's precision (stored times are milliseconds).
-        guard let asOf = try context.pool.query("SELECT now()::text").first?.string(0) else {
+        guard let asOf = try context.pool.query("SELECT now()::text AS now").first?.string("now") else {
             throw APIError.internalError
         }
         let job = Job(services: context.services, principal: principal, filter: filter,
@@ -192,42 +192,52 @@ enum MemoryExport {
             let sql = MemoryPage.sizeCut(inner, order: "sort_created DESC, memory_id DESC", cutParameter: cut)
             let (rows, versions) = try database.transaction(isolation: .repeatableRead) { connection in
                 let rows = try connection.query(sql, parameters)
-                let versions = includeHistory && !rows.isEmpty ? try history(of: rows, connection: connection) : [:]
+                let ids = rows.map { MemoryRow($0).id }
+                let versions = includeHistory && !ids.isEmpty ? try history(of: ids, connection: connection) : [:]
                 return (rows, versions)
             }
             var bytes: [UInt8] = []
-            for row in rows {
-                var memory = MemoryObject.json(row)
+            let memories = rows.map { MemoryRow($0) }
+            for memory in memories {
                 if includeHistory {
-                    memory["versions"] = .array(versions[row.string(0) ?? ""] ?? [])
+                    memory.write(into: &bytes) { buffer in
+                        buffer.append(contentsOf: #","versions":["#.utf8)
+                        for (index, version) in (versions[memory.id] ?? []).enumerated() {
+                            if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                            version.write(into: &buffer)
+                        }
+                        buffer.append(UInt8(ascii: "]"))
+                    }
+                } else {
+                    memory.write(into: &bytes)
                 }
-                JSONWriter.write(.object(memory), into: &bytes)
                 bytes.append(UInt8(ascii: "\n"))
             }
-            let fetched = Int(rows.first?.int(MemoryPage.memoryFetchedColumn) ?? 0)
+            let fetched = PageRow.fetched(rows)
             let isLast = fetched < MemoryExport.pageRows && fetched == rows.count
-            guard !isLast, let last = rows.last else { return Page(bytes: bytes, next: nil) }
-            return Page(bytes: bytes, next: Position(createdAt: last.string(6) ?? "", memoryID: last.string(0) ?? ""))
+            guard !isLast, let last = memories.last else { return Page(bytes: bytes, next: nil) }
+            return Page(bytes: bytes, next: Position(createdAt: last.createdAt, memoryID: last.id))
         }
 
-        /// The history of the memories in `rows` as of the export's start, keyed by memory id: the
+        /// The history of the memories `ids` as of the export's start, keyed by memory id: the
         /// versions written by then, the one current then shown as current.
-        private func history(of rows: PostgresRows, connection: PostgresConnection) throws -> [String: [JSONValue]] {
-            let ids = rows.compactMap { $0.string(0) }
+        private func history(of ids: [String], connection: PostgresConnection) throws -> [String: [MemoryVersionRow]] {
             let later = "(v.superseded_at IS NULL OR v.superseded_at > $3::timestamptz)"
             let versionRows = try connection.query(
                 """
-                SELECT v.memory_id, v.version, v.text, v.metadata::text, gw_time(v.valid_from),
-                       CASE WHEN \(later) THEN NULL ELSE gw_time(v.superseded_at) END, \(later),
-                       v.request_id, v.key_prefix
+                SELECT v.memory_id AS memory_id, v.version AS version, v.text AS text, v.metadata::text AS metadata,
+                       gw_time(v.valid_from) AS valid_from,
+                       CASE WHEN \(later) THEN NULL ELSE gw_time(v.superseded_at) END AS superseded_at,
+                       \(later) AS is_current, v.request_id AS request_id, v.key_prefix AS key_prefix
                   FROM \(MemoryObject.historySQL(condition: "memory_id = ANY ($4::text[])"))
                  WHERE v.valid_from <= $3::timestamptz
                  ORDER BY v.memory_id, v.version DESC
                 """,
                 [.text(principal.orgID), .text(principal.env), .text(asOf), .textArray(ids)])
-            var versions: [String: [JSONValue]] = [:]
+            var versions: [String: [MemoryVersionRow]] = [:]
             for row in versionRows {
-                versions[row.string(0) ?? "", default: []].append(MemoryObject.versionJSON(row, offset: 1))
+                let version = MemoryVersionRow(row)
+                versions[version.memoryID, default: []].append(version)
             }
             return versions
         }

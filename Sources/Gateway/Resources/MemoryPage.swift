@@ -15,23 +15,18 @@ enum MemoryPage {
     /// Stored bytes one export page reads at most (plus one row).
     static let exportPageBytes = 1 << 20
 
-    /// The memory select list over `m` in ``MemoryObject/columns`` order with unique names, then
-    /// `sort_created` (the raw `created_at`) and `gw_size` (stored bytes of text and metadata,
-    /// times `sizeFactor`, an SQL expression).
+    /// ``MemoryRow/selectList`` over `m`, then `sort_created` (the raw `created_at`) and `gw_size`
+    /// (stored bytes of text and metadata, times `sizeFactor`, an SQL expression).
     static func memoryColumns(sizeFactor: String = "1") -> String {
-        "m.memory_id, m.text, m.metadata::text AS metadata_text, m.space_id, m.source, m.version, "
-            + "gw_time(m.created_at) AS created_text, gw_time(m.updated_at) AS updated_text, "
-            + "gw_time(m.expires_at) AS expires_text, m.created_at AS sort_created, "
+        MemoryRow.selectList + ", m.created_at AS sort_created, "
             + "(octet_length(m.text) + octet_length(m.metadata::text))::bigint * (\(sizeFactor)) AS gw_size"
     }
-
-    /// Column of `gw_fetched` in a row of ``sizeCut(_:order:cutParameter:)`` over ``memoryColumns(sizeFactor:)``.
-    static let memoryFetchedColumn = 12
 
     /// Wraps `inner` (a statement with a `gw_size` column and a LIMIT) so that only its rows whose
     /// preceding rows' sizes sum below parameter `$cutParameter` come back, ordered by `order`
     /// (unqualified column names of `inner`). Two columns are appended: `gw_before` (that sum)
-    /// and `gw_fetched` (how many rows `inner` had: more than came back means the cut was hit).
+    /// and `gw_fetched` (how many rows `inner` had: more than came back means the cut was hit),
+    /// read by ``PageRow``.
     static func sizeCut(_ inner: String, order: String, cutParameter: Int) -> String {
         """
         SELECT p.* FROM (
@@ -44,16 +39,17 @@ enum MemoryPage {
         """
     }
 
-    /// Appends `items` to `buffer` as JSON array elements (comma-separated, no brackets) while the
-    /// buffer stays within `limit` bytes; the first item is always written. Returns how many were.
+    /// Appends `items` to `buffer` as JSON array elements (comma-separated, no brackets), each
+    /// written by `write`, while the buffer stays within `limit` bytes; the first item is always
+    /// written. Returns how many were.
     static func appendItems<Items: Sequence>(
-        _ items: Items, to buffer: inout [UInt8], limit: Int, _ json: (Items.Element) -> JSONValue
+        _ items: Items, to buffer: inout [UInt8], limit: Int, _ write: (Items.Element, inout [UInt8]) -> Void
     ) -> Int {
         var written = 0
         for item in items {
             let mark = buffer.count
             if written > 0 { buffer.append(UInt8(ascii: ",")) }
-            JSONWriter.write(json(item), into: &buffer)
+            write(item, &buffer)
             if written > 0, buffer.count > limit {
                 buffer.removeSubrange(mark...)
                 break

@@ -12,9 +12,9 @@ enum MemoryWrites {
                                  [.text(principal.orgID)])
         // An expired memory no longer counts, swept or not (expiry is a delete).
         let rows = try connection.query(
-            "SELECT count(*) FROM memories m WHERE org_id = $1 AND env = 'live' AND \(MemoryObject.isLive())",
+            "SELECT count(*) AS count FROM memories m WHERE org_id = $1 AND env = 'live' AND \(MemoryObject.isLive())",
             [.text(principal.orgID)])
-        let stored = rows.first?.int(0) ?? 0
+        let stored = rows.first?.int("count") ?? 0
         if stored + Int64(adding) > principal.maxMemories {
             throw APIError(status: 429, code: "quota_exceeded",
                            message: "the plan stores at most \(principal.maxMemories) memories (\(stored) stored)",
@@ -51,11 +51,11 @@ enum MemoryWrites {
                 ), held AS (
                     SELECT 1 FROM spaces WHERE org_id = $1 AND env = $2 AND space_id = $3 FOR KEY SHARE
                 )
-                SELECT (SELECT count(*) FROM created) + (SELECT count(*) FROM held)
+                SELECT (SELECT count(*) FROM created) + (SELECT count(*) FROM held) AS count
                 """,
                 [.text(principal.orgID), .text(principal.env), .text(spaceID)])
             // Neither made nor found: deleted between the two; make it again.
-            if (rows.first?.int(0) ?? 0) > 0 { return }
+            if (rows.first?.int("count") ?? 0) > 0 { return }
         }
         throw APIError(status: 503, code: "service_unavailable",
                        message: "the space is being deleted and re-created concurrently; retry", retryAfter: 1)
@@ -78,7 +78,7 @@ enum MemoryWrites {
             SELECT memory_id FROM gone
             """,
             parameters)
-        let ids = rows.compactMap { $0.string(0) }
+        let ids = rows.compactMap { $0.string("memory_id") }
         try forgetReplays(connection, principal: principal, memoryIDs: ids)
         return ids
     }

@@ -12,25 +12,6 @@ enum Spaces {
     /// Longest description.
     static let maxDescriptionLength = 2_000
 
-    /// The select list for a space row aliased `s`, `memory_count` counted live.
-    private static let columns = """
-        s.space_id, s.name, s.description,
-        (SELECT count(*) FROM memories m WHERE m.org_id = s.org_id AND m.env = s.env AND m.space_id = s.space_id
-                                      AND \(MemoryObject.isLive())),
-        gw_time(s.created_at), gw_time(s.updated_at)
-        """
-
-    private static func json(_ row: PostgresRow) -> JSONValue {
-        var object = JSONObject()
-        object["id"] = .string(row.string(0) ?? "")
-        object["name"] = .string(row.string(1) ?? "")
-        object["description"] = row.string(2).map(JSONValue.string) ?? .null
-        object["memory_count"] = .int(row.int(3) ?? 0)
-        object["created_at"] = .string(row.string(4) ?? "")
-        object["updated_at"] = .string(row.string(5) ?? "")
-        return .object(object)
-    }
-
     /// `POST /v1/spaces` `{id?, name, description?}`: 201 and `Location: /v1/spaces/{id}`;
     /// `spc_…` when no id; 409 when the id is taken.
     static func create(_ context: RequestContext) throws -> APIResponse {
@@ -48,12 +29,12 @@ enum Spaces {
                 INSERT INTO spaces (org_id, env, space_id, name, description) VALUES ($1, $2, $3, $4, $5)
                 ON CONFLICT DO NOTHING RETURNING *
             )
-            SELECT \(columns) FROM s
+            SELECT \(SpaceRow.selectList) FROM s
             """,
             [.text(principal.orgID), .text(principal.env), .text(id), .text(name),
              description.map(PostgresValue.text) ?? .null])
         guard let row = rows.first else { throw APIError.conflict("a space with id '\(id)' already exists") }
-        return APIResponse(status: 201, json: json(row), headers: [("Location", "/v1/spaces/\(id)")])
+        return APIResponse(status: 201, json: SpaceRow(row).json, headers: [("Location", "/v1/spaces/\(id)")])
     }
 
     /// `GET /v1/spaces`: `{spaces, page, per_page, has_more}`, newest first.
@@ -65,13 +46,13 @@ enum Spaces {
         try issues.check()
         let rows = try context.pool.query(
             """
-            SELECT \(columns) FROM spaces s WHERE s.org_id = $1 AND s.env = $2
+            SELECT \(SpaceRow.selectList) FROM spaces s WHERE s.org_id = $1 AND s.env = $2
              ORDER BY s.created_at DESC, s.space_id DESC LIMIT $3 OFFSET $4
             """,
             [.text(principal.orgID), .text(principal.env), .int(Int64(perPage + 1)),
              .int(Int64(page - 1) * Int64(perPage))])
         var data = JSONObject()
-        data["spaces"] = .array(rows.prefix(perPage).map(json))
+        data["spaces"] = .array(rows.prefix(perPage).map { SpaceRow($0).json })
         data["page"] = .int(page)
         data["per_page"] = .int(perPage)
         data["has_more"] = .bool(rows.count > perPage)
@@ -82,10 +63,10 @@ enum Spaces {
     static func get(_ context: RequestContext) throws -> APIResponse {
         let principal = context.tenant
         let rows = try context.pool.query(
-            "SELECT \(columns) FROM spaces s WHERE s.org_id = $1 AND s.env = $2 AND s.space_id = $3",
+            "SELECT \(SpaceRow.selectList) FROM spaces s WHERE s.org_id = $1 AND s.env = $2 AND s.space_id = $3",
             [.text(principal.orgID), .text(principal.env), .text(context.parameter("id"))])
         guard let row = rows.first else { throw APIError.notFound("space") }
-        return APIResponse(json: json(row))
+        return APIResponse(json: SpaceRow(row).json)
     }
 
     /// `PUT /v1/spaces/{id}` `{name?, description?}` (at least one; `description: null` clears it).
@@ -111,13 +92,13 @@ enum Spaces {
                  WHERE org_id = $1 AND env = $2 AND space_id = $3
                 RETURNING *
             )
-            SELECT \(columns) FROM s
+            SELECT \(SpaceRow.selectList) FROM s
             """,
             [.text(principal.orgID), .text(principal.env), .text(context.parameter("id")),
              name.map(PostgresValue.text) ?? .null, description.map(PostgresValue.text) ?? .null,
              .bool(clearsDescription)])
         guard let row = rows.first else { throw APIError.notFound("space") }
-        return APIResponse(json: json(row))
+        return APIResponse(json: SpaceRow(row).json)
     }
 
     /// `DELETE /v1/spaces/{id}`: `{id, deleted: true, memories_deleted}`. Its memories stay, without

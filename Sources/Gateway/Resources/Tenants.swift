@@ -6,30 +6,6 @@ import PostgresStore
 enum Tenants {
     static let plans = ["free", "starter", "professional"]
 
-    static let columns = """
-        t.org_id, t.name, t.plan, t.suspended, gw_time(t.created_at),
-        coalesce(t.rate_limit_override, p.rate_limit_per_minute),
-        coalesce(t.monthly_quota_override, p.monthly_request_quota),
-        coalesce(t.max_memories_override, p.max_memories),
-        coalesce(t.max_storage_override, p.max_storage_mb)
-        """
-
-    static func json(_ row: PostgresRow) -> JSONObject {
-        var limits = JSONObject()
-        limits["rate_limit_per_minute"] = .number(JSONNumber(Int(row.int(5) ?? 0)))
-        limits["monthly_request_quota"] = .number(JSONNumber(Int(row.int(6) ?? 0)))
-        limits["max_memories"] = .number(JSONNumber(Int(row.int(7) ?? 0)))
-        limits["max_storage_mb"] = .number(JSONNumber(Int(row.int(8) ?? 0)))
-        var object = JSONObject()
-        object["id"] = .string(row.string(0) ?? "")
-        object["name"] = .string(row.string(1) ?? "")
-        object["plan"] = .string(row.string(2) ?? "")
-        object["suspended"] = .bool(row.bool(3) ?? false)
-        object["created_at"] = .string(row.string(4) ?? "")
-        object["limits"] = .object(limits)
-        return object
-    }
-
     /// The created tenant and first key: `full` shows the key, `replay` has it null.
     struct Created {
         var tenantID: String
@@ -50,9 +26,9 @@ enum Tenants {
             let created = try APIKeys.insert(connection, orgID: orgID, APIKeys.NewKey(
                 name: "default admin key", scopes: ["read", "write", "delete", "admin"], environment: .live))
             let rows = try connection.query(
-                "SELECT \(columns) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1", [.text(orgID)])
+                "SELECT \(TenantRow.selectList) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1", [.text(orgID)])
             guard let row = rows.first else { throw APIError.internalError }
-            let tenant = json(row)
+            let tenant = TenantRow(row).json
             var replayKey = created.object
             replayKey["key"] = .null
             return Created(
@@ -71,16 +47,16 @@ enum Tenants {
 
     static func list(_ context: RequestContext) throws -> APIResponse {
         let rows = try context.pool.query(
-            "SELECT \(columns) FROM tenants t JOIN plans p ON p.name = t.plan ORDER BY t.created_at, t.org_id")
-        return APIResponse(json: .object(JSONObject([("tenants", .array(rows.map { .object(json($0)) }))])))
+            "SELECT \(TenantRow.selectList) FROM tenants t JOIN plans p ON p.name = t.plan ORDER BY t.created_at, t.org_id")
+        return APIResponse(json: .object(JSONObject([("tenants", .array(rows.map { .object(TenantRow($0).json) }))])))
     }
 
     static func get(_ context: RequestContext) throws -> APIResponse {
         let rows = try context.pool.query(
-            "SELECT \(columns) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1",
+            "SELECT \(TenantRow.selectList) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1",
             [.text(context.parameter("id"))])
         guard let row = rows.first else { throw APIError.notFound("tenant") }
-        return APIResponse(json: .object(json(row)))
+        return APIResponse(json: .object(TenantRow(row).json))
     }
 
     /// PATCH `{plan?, suspended?, limits?}`; `null` in limits returns to the plan's value.
@@ -115,18 +91,18 @@ enum Tenants {
             }
         }
         try body.issues.check()
-        let row: PostgresRow = try context.pool.transaction { connection in
+        let tenant: TenantRow = try context.pool.transaction { connection in
             let current = try connection.query("SELECT plan, suspended FROM tenants WHERE org_id = $1 FOR UPDATE", [.text(orgID)])
             guard let before = current.first else { throw APIError.notFound("tenant") }
             let requestID = context.request.requestID
-            if let plan, plan != before.string(0) {
+            if let plan, plan != before.string("plan") {
                 _ = try connection.query("UPDATE tenants SET plan = $2 WHERE org_id = $1", [.text(orgID), .text(plan)])
                 try AuditLog.record(connection, orgID: orgID, action: "tenant.plan_changed", actorKeyPrefix: nil,
                                     targetType: "tenant", targetID: orgID,
-                                    details: .object(JSONObject([("from", .string(before.string(0) ?? "")), ("to", .string(plan))])),
+                                    details: .object(JSONObject([("from", .string(before.string("plan") ?? "")), ("to", .string(plan))])),
                                     requestID: requestID)
             }
-            if let suspended, suspended != before.bool(1) {
+            if let suspended, suspended != before.bool("suspended") {
                 _ = try connection.query("UPDATE tenants SET suspended = $2 WHERE org_id = $1", [.text(orgID), .bool(suspended)])
                 try AuditLog.record(connection, orgID: orgID, action: suspended ? "tenant.suspended" : "tenant.unsuspended",
                                     actorKeyPrefix: nil, targetType: "tenant", targetID: orgID, requestID: requestID)
@@ -138,10 +114,10 @@ enum Tenants {
             }
             _ = try connection.query("SELECT pg_notify($1, $2)", [.text(GatewayApp.eventsChannel), .text("tenant:" + orgID)])
             let rows = try connection.query(
-                "SELECT \(columns) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1", [.text(orgID)])
+                "SELECT \(TenantRow.selectList) FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1", [.text(orgID)])
             guard let row = rows.first else { throw APIError.notFound("tenant") }
-            return row
+            return TenantRow(row)
         }
-        return APIResponse(json: .object(json(row)))
+        return APIResponse(json: .object(tenant.json))
     }
 }

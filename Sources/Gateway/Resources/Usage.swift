@@ -27,32 +27,12 @@ enum Usage {
                 SELECT key_id, endpoint, requests, rate_limited FROM usage_counters
                  WHERE org_id = $1 AND env = $2 AND day BETWEEN $3::date AND $4::date
             )
-            SELECT (SELECT coalesce(sum(requests), 0) FROM c)::bigint,
-                   (SELECT coalesce(sum(rate_limited), 0) FROM c)::bigint,
-                   (SELECT count(*) FROM memories m WHERE m.org_id = $1 AND m.env = $2 AND \(MemoryObject.isLive()))::bigint,
-                   (SELECT coalesce(json_object_agg(e.endpoint, e.n ORDER BY e.endpoint), '{}')::text
-                      FROM (SELECT endpoint, sum(requests)::bigint AS n FROM c GROUP BY endpoint
-                            HAVING sum(requests) > 0) e),
-                   (SELECT coalesce(json_agg(json_build_object(
-                               'key_id', k.key_id, 'key_prefix', a.key_prefix, 'name', a.name, 'requests', k.n)
-                               ORDER BY k.n DESC, k.key_id), '[]')::text
-                      FROM (SELECT key_id, sum(requests)::bigint AS n FROM c GROUP BY key_id
-                            HAVING sum(requests) > 0) k
-                      LEFT JOIN api_keys a ON a.org_id = $1 AND a.key_id = k.key_id),
-                   (SELECT coalesce(json_agg(json_build_object(
-                               'metric', x.metric, 'threshold_percent', x.threshold_percent,
-                               'reached_at', gw_time(x.reached_at))
-                               ORDER BY x.reached_at, x.metric, x.threshold_percent), '[]')::text
-                      FROM usage_alerts x WHERE x.org_id = $1 AND x.period = $3::date AND $2 = 'live'),
-                   (coalesce((SELECT s.bytes FROM storage_usage s WHERE s.org_id = $1), 0)
-                    + coalesce((SELECT sum(d.bytes) FROM storage_deltas d WHERE d.org_id = $1), 0))::bigint,
-                   (SELECT coalesce(t.max_storage_override, p.max_storage_mb)
-                      FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1)
+            SELECT \(UsageSummaryRow.selectList)
             """,
             [.text(principal.orgID), .text(env), .text(UTCDate.format(period.start)), .text(UTCDate.format(period.end))])
-        guard let row = rows.first else { throw APIError.internalError }
-        let used = row.int(0) ?? 0
-        let stored = row.int(2) ?? 0
+        guard let row = rows.first.map(UsageSummaryRow.init) else { throw APIError.internalError }
+        let used = row.requests
+        let stored = row.memories
         let quota = principal.monthlyQuota
         var requests = JSONObject()
         requests["used"] = .int(used)
@@ -69,17 +49,17 @@ enum Usage {
         data["requests"] = .object(requests)
         data["memories"] = .object(memories)
         // Storage counts both environments (the quota is the tenant's), exact as of this request.
-        let storedBytes = row.int(6) ?? 0
-        let (quotaBytes, overflow) = max(0, row.int(7) ?? 0).multipliedReportingOverflow(by: StorageAccounting.bytesPerMB)
+        let storedBytes = row.storageBytes
+        let (quotaBytes, overflow) = max(0, row.maxStorageMB).multipliedReportingOverflow(by: StorageAccounting.bytesPerMB)
         var storage = JSONObject()
         storage["bytes"] = .int(storedBytes)
         storage["quota_bytes"] = .int(overflow ? .max : quotaBytes)
         storage["percent"] = .number(UsageMath.percent(storedBytes, of: overflow ? .max : quotaBytes))
         data["storage"] = .object(storage)
-        data["rate_limited"] = .int(row.int(1) ?? 0)
-        data["by_endpoint"] = try fragment(row.string(3), default: .object(JSONObject()))
-        data["by_key"] = try fragment(row.string(4), default: .array([]))
-        data["alerts"] = try fragment(row.string(5), default: .array([]))
+        data["rate_limited"] = .int(row.rateLimited)
+        data["by_endpoint"] = try fragment(row.byEndpoint, default: .object(JSONObject()))
+        data["by_key"] = try fragment(row.byKey, default: .array([]))
+        data["alerts"] = try fragment(row.alerts, default: .array([]))
         return APIResponse(json: .object(data))
     }
 
@@ -104,8 +84,7 @@ enum Usage {
         }
         let rows = try context.pool.query(
             """
-            SELECT to_char(d.day, 'YYYY-MM-DD'), coalesce(sum(u.requests), 0)::bigint,
-                   coalesce(sum(u.rate_limited), 0)::bigint, coalesce(sum(u.errors), 0)::bigint
+            SELECT \(HistoryDay.selectList)
               FROM generate_series($3::date, $4::date, interval '1 day') AS d(day)
               LEFT JOIN usage_counters u
                 ON u.org_id = $1 AND u.env = $2 AND u.day = d.day::date AND ($5::text IS NULL OR u.key_id = $5)
@@ -113,10 +92,7 @@ enum Usage {
             """,
             [.text(principal.orgID), .text(env), .text(UTCDate.format(range.from)), .text(UTCDate.format(range.to)),
              keyID.map { .text($0) } ?? .null])
-        let days = rows.map { row in
-            HistoryDay(date: row.string(0) ?? "", requests: row.int(1) ?? 0, rateLimited: row.int(2) ?? 0,
-                       errors: row.int(3) ?? 0)
-        }
+        let days = rows.map { HistoryDay($0) }
         if asCSV {
             let csv = CSV.document(
                 header: ["date", "requests", "rate_limited", "errors"],
@@ -174,18 +150,16 @@ enum Usage {
         let period = UsageMath.period(of: now)
         let rows = try context.pool.query(
             """
-            SELECT (SELECT coalesce(sum(u.requests), 0) FROM usage_counters u
-                     WHERE u.org_id = $1 AND u.env = $2 AND u.day BETWEEN $3::date AND $4::date)::bigint,
-                   p.price_cents, p.overage_cents_per_1000, p.hard_quota
+            SELECT \(PlanPriceRow.selectList)
               FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.org_id = $1
             """,
             [.text(principal.orgID), .text(env), .text(UTCDate.format(period.start)), .text(UTCDate.format(period.end))])
-        guard let row = rows.first else { throw APIError.notFound("account") }
-        let price = PlanPrice(baseCents: row.int(1) ?? 0, overageCentsPer1000: row.int(2) ?? 0,
-                              monthlyQuota: principal.monthlyQuota, isHardQuota: row.bool(3) ?? principal.hardQuota)
+        guard let row = rows.first.map(PlanPriceRow.init) else { throw APIError.notFound("account") }
+        let price = PlanPrice(baseCents: row.priceCents, overageCentsPer1000: row.overageCentsPer1000,
+                              monthlyQuota: principal.monthlyQuota, isHardQuota: row.isHardQuota ?? principal.hardQuota)
         let elapsed = Int64(now.timeIntervalSince1970.rounded(.down)) - period.startSeconds
         let data = projectionJSON(
-            requestsToDate: row.int(0) ?? 0, elapsedSeconds: elapsed, periodSeconds: period.seconds, price: price,
+            requestsToDate: row.requests, elapsedSeconds: elapsed, periodSeconds: period.seconds, price: price,
             period: UsageMath.periodJSON(start: period.start, end: period.end))
         return APIResponse(json: data)
     }

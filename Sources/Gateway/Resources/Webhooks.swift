@@ -11,18 +11,6 @@ enum Webhooks {
     static let maxDeliveryLimit = 100
     private static let deliveriesCursorKind = "deliveries.v1"
 
-    private static let columns = "w.webhook_id, w.url, w.events, w.description, gw_time(w.created_at)"
-
-    private static func json(_ row: PostgresRow) -> JSONObject {
-        var object = JSONObject()
-        object["id"] = .string(row.string(0) ?? "")
-        object["url"] = .string(row.string(1) ?? "")
-        object["events"] = .array((row.stringArray(2) ?? []).map(JSONValue.string))
-        object["description"] = row.string(3).map(JSONValue.string) ?? .null
-        object["created_at"] = .string(row.string(4) ?? "")
-        return object
-    }
-
     /// `POST /v1/webhooks` `{url, events, description?}` → 201 with the secret, once.
     static func create(_ context: RequestContext) throws -> APIResponse {
         let principal = context.tenant
@@ -59,22 +47,22 @@ enum Webhooks {
             // Serialises a tenant environment's creations, so two at once cannot both be the 20th.
             _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended('webhooks:' || $1 || ':' || $2, 0))",
                                      [.text(principal.orgID), .text(principal.env)])
-            let count = try connection.query("SELECT count(*) FROM webhooks WHERE org_id = $1 AND env = $2",
+            let count = try connection.query("SELECT count(*) AS count FROM webhooks WHERE org_id = $1 AND env = $2",
                                              [.text(principal.orgID), .text(principal.env)])
-            if (count.first?.int(0) ?? 0) >= Int64(configuration.maxPerEnvironment) {
+            if (count.first?.int("count") ?? 0) >= Int64(configuration.maxPerEnvironment) {
                 throw APIError.conflict("a tenant environment has at most \(configuration.maxPerEnvironment) webhooks; delete one first")
             }
             let rows = try connection.query(
                 """
                 INSERT INTO webhooks AS w (org_id, env, webhook_id, url, events, description, secret)
                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                RETURNING \(columns)
+                RETURNING \(WebhookRow.selectList)
                 """,
                 [.text(principal.orgID), .text(principal.env), .text(webhookID), .text(url), .textArray(events),
                  description.map(PostgresValue.text) ?? .null, .text(secret)])
             guard let row = rows.first else { throw APIError.internalError }
             try notifyChanged(connection, principal: principal)
-            return json(row)
+            return WebhookRow(row).json
         }
         context.services.webhooks.invalidate(orgID: principal.orgID, env: principal.env)
         var shown = object
@@ -90,10 +78,10 @@ enum Webhooks {
     static func list(_ context: RequestContext) throws -> APIResponse {
         let principal = context.tenant
         let rows = try context.pool.query(
-            "SELECT \(columns) FROM webhooks w WHERE w.org_id = $1 AND w.env = $2 ORDER BY w.created_at DESC, w.webhook_id DESC",
+            "SELECT \(WebhookRow.selectList) FROM webhooks w WHERE w.org_id = $1 AND w.env = $2 ORDER BY w.created_at DESC, w.webhook_id DESC",
             [.text(principal.orgID), .text(principal.env)])
         var data = JSONObject()
-        data["webhooks"] = .array(rows.map { .object(json($0)) })
+        data["webhooks"] = .array(rows.map { .object(WebhookRow($0).json) })
         return APIResponse(json: .object(data))
     }
 
@@ -101,10 +89,10 @@ enum Webhooks {
     static func get(_ context: RequestContext) throws -> APIResponse {
         let principal = context.tenant
         let rows = try context.pool.query(
-            "SELECT \(columns) FROM webhooks w WHERE w.org_id = $1 AND w.env = $2 AND w.webhook_id = $3",
+            "SELECT \(WebhookRow.selectList) FROM webhooks w WHERE w.org_id = $1 AND w.env = $2 AND w.webhook_id = $3",
             [.text(principal.orgID), .text(principal.env), .text(context.parameter("id"))])
         guard let row = rows.first else { throw APIError.notFound("webhook") }
-        return APIResponse(json: .object(json(row)))
+        return APIResponse(json: .object(WebhookRow(row).json))
     }
 
     /// `DELETE /v1/webhooks/{id}`: `{id, deleted: true}`; its undelivered events are dropped.
@@ -132,12 +120,12 @@ enum Webhooks {
         let webhookID = context.parameter("id")
         let eventID: String = try context.pool.transaction { connection in
             let rows = try connection.query(
-                "SELECT \(columns) FROM webhooks w WHERE w.org_id = $1 AND w.env = $2 AND w.webhook_id = $3",
+                "SELECT \(WebhookRow.selectList) FROM webhooks w WHERE w.org_id = $1 AND w.env = $2 AND w.webhook_id = $3",
                 [.text(principal.orgID), .text(principal.env), .text(webhookID)])
             guard let row = rows.first else { throw APIError.notFound("webhook") }
             let id = try context.services.webhooks.record(
                 connection, orgID: principal.orgID, env: principal.env, type: WebhookEvent.webhookTest,
-                data: .object(json(row)), onlyWebhook: webhookID)
+                data: .object(WebhookRow(row).json), onlyWebhook: webhookID)
             guard let id else { throw APIError.internalError }
             return id
         }
@@ -172,33 +160,20 @@ enum Webhooks {
         try issues.check()
         let rows = try context.pool.query(
             """
-            SELECT d.delivery_id, d.event_id, d.type, d.attempt, d.status, d.response_status, d.error,
-                   gw_time(d.updated_at), d.seq, (SELECT 1 FROM webhooks w
-                                                   WHERE w.org_id = $1 AND w.env = $2 AND w.webhook_id = $3)
+            SELECT \(WebhookDeliveryRow.selectList),
+                   (SELECT 1 FROM webhooks w WHERE w.org_id = $1 AND w.env = $2 AND w.webhook_id = $3) AS webhook_exists
               FROM (SELECT 1) one
               LEFT JOIN webhook_deliveries d
                 ON d.org_id = $1 AND d.env = $2 AND d.webhook_id = $3 AND d.seq < $4
              ORDER BY d.seq DESC NULLS LAST LIMIT $5
             """,
             [.text(principal.orgID), .text(principal.env), .text(webhookID), .int(before), .int(Int64(limit + 1))])
-        guard let first = rows.first, first.int(9) != nil else { throw APIError.notFound("webhook") }
-        let found = rows.filter { $0.string(0) != nil }
-        var items: [JSONValue] = []
-        for row in found.prefix(limit) {
-            var item = JSONObject()
-            item["id"] = .string(row.string(0) ?? "")
-            item["event_id"] = .string(row.string(1) ?? "")
-            item["type"] = .string(row.string(2) ?? "")
-            item["attempt"] = .int(row.int(3) ?? 0)
-            item["status"] = .string(row.string(4) ?? "pending")
-            item["response_status"] = row.int(5).map(JSONValue.int) ?? .null
-            item["error"] = row.string(6).map(JSONValue.string) ?? .null
-            item["at"] = .string(row.string(7) ?? "")
-            items.append(.object(item))
-        }
+        guard let first = rows.first, first.int("webhook_exists") != nil else { throw APIError.notFound("webhook") }
+        let found = rows.compactMap { WebhookDeliveryRow(ifPresent: $0) }
+        let items = found.prefix(limit).map(\.json)
         var data = JSONObject()
         data["deliveries"] = .array(items)
-        if found.count > limit, let last = found.prefix(limit).last, let seq = last.int(8) {
+        if found.count > limit, let last = found.prefix(limit).last, let seq = last.seq {
             data["next_cursor"] = .string(Cursor.encode([deliveriesCursorKind, webhookID, String(seq)],
                                                         orgID: principal.orgID, env: principal.env))
         } else {

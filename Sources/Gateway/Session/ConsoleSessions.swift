@@ -138,11 +138,11 @@ enum ConsoleSessions {
             WITH gone AS (DELETE FROM console_sessions WHERE expires_at <= clock_timestamp())
             INSERT INTO console_sessions (token_hash, kind, key_hash, operator_hash, expires_at)
             VALUES ($1, $2, $3, $4, gw_now() + make_interval(secs => $5))
-            RETURNING gw_time(expires_at)
+            RETURNING gw_time(expires_at) AS expires_at
             """,
             [.bytea(tokenHash(token)), .text(kind.rawValue), keyHash.map { .bytea($0) } ?? .null,
              operatorHash.map { .bytea($0) } ?? .null, .int(Int64(lifetimeSeconds))])
-        guard let expiresAt = rows.first?.string(0) else { throw APIError.internalError }
+        guard let expiresAt = rows.first?.string("expires_at") else { throw APIError.internalError }
         return (token, expiresAt)
     }
 
@@ -153,7 +153,7 @@ enum ConsoleSessions {
         let operatorHash = operatorToken.map { Crypto.sha256(Array($0.utf8)) }
         let rows = try pool.query(
             """
-            SELECT s.kind, a.org_id, a.key_id, a.key_hash, a.environment, a.key_prefix, a.scopes, gw_time(s.expires_at)
+            SELECT \(Session.selectList)
               FROM console_sessions s
               LEFT JOIN api_keys a ON a.key_hash = s.key_hash
              WHERE s.token_hash = $1 AND s.expires_at > clock_timestamp()
@@ -162,26 +162,22 @@ enum ConsoleSessions {
                  OR (s.kind = 'operator' AND s.operator_hash = $2))
             """,
             [.bytea(tokenHash(token)), operatorHash.map { .bytea($0) } ?? .null])
-        guard let row = rows.first, let kind = row.string(0).flatMap(Kind.init(rawValue:)),
-              let expiresAt = row.string(7) else { return nil }
-        return Session(kind: kind, orgID: row.string(1), keyID: row.string(2), keyHash: row.bytes(3),
-                       environment: row.string(4), keyPrefix: row.string(5), scopes: row.stringArray(6),
-                       expiresAt: expiresAt)
+        return rows.first.flatMap { Session($0) }
     }
 
     /// Ends every session of the key whose hash is `keyHash`; returns how many.
     static func endSessions(_ pool: PostgresPool, keyHash: [UInt8]) throws -> Int {
         let rows = try pool.query(
-            "WITH gone AS (DELETE FROM console_sessions WHERE key_hash = $1 RETURNING 1) SELECT count(*) FROM gone",
+            "WITH gone AS (DELETE FROM console_sessions WHERE key_hash = $1 RETURNING 1) SELECT count(*) AS count FROM gone",
             [.bytea(keyHash)])
-        return Int(rows.first?.int(0) ?? 0)
+        return Int(clamping: rows.first?.int("count") ?? 0)
     }
 
     /// Ends every operator session; returns how many.
     static func endOperatorSessions(_ pool: PostgresPool) throws -> Int {
         let rows = try pool.query(
-            "WITH gone AS (DELETE FROM console_sessions WHERE kind = 'operator' RETURNING 1) SELECT count(*) FROM gone")
-        return Int(rows.first?.int(0) ?? 0)
+            "WITH gone AS (DELETE FROM console_sessions WHERE kind = 'operator' RETURNING 1) SELECT count(*) AS count FROM gone")
+        return Int(clamping: rows.first?.int("count") ?? 0)
     }
 
     // MARK: - Authentication seam (used by `Pipeline`)

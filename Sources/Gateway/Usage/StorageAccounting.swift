@@ -98,8 +98,8 @@ final class StorageAccounting: Sendable {
         guard !orgIDs.isEmpty else { return [:] }
         let rows = try pool.query(
             """
-            SELECT t.org_id, (coalesce(s.bytes, 0) + coalesce(d.bytes, 0))::bigint,
-                   coalesce(t.max_storage_override, p.max_storage_mb)
+            SELECT t.org_id AS org_id, (coalesce(s.bytes, 0) + coalesce(d.bytes, 0))::bigint AS bytes,
+                   coalesce(t.max_storage_override, p.max_storage_mb) AS max_storage_mb
               FROM tenants t JOIN plans p ON p.name = t.plan
               LEFT JOIN storage_usage s ON s.org_id = t.org_id
               LEFT JOIN (SELECT org_id, sum(bytes) AS bytes FROM storage_deltas
@@ -109,10 +109,10 @@ final class StorageAccounting: Sendable {
             [.textArray(orgIDs)])
         var figures: [String: Figure] = [:]
         for row in rows {
-            guard let orgID = row.string(0) else { continue }
-            let megabytes = max(0, row.int(2) ?? 0)
+            guard let orgID = row.string("org_id") else { continue }
+            let megabytes = max(0, row.int("max_storage_mb") ?? 0)
             let (quota, overflow) = megabytes.multipliedReportingOverflow(by: bytesPerMB)
-            figures[orgID] = Figure(bytes: row.int(1) ?? 0, quotaBytes: overflow ? .max : quota)
+            figures[orgID] = Figure(bytes: row.int("bytes") ?? 0, quotaBytes: overflow ? .max : quota)
         }
         return figures
     }
@@ -166,8 +166,8 @@ final class StorageAccounting: Sendable {
     /// Deltas committed while the fold runs are not visible to its snapshot and wait for the next.
     func fold() throws {
         try pool.transaction { connection in
-            let locked = try connection.query("SELECT pg_try_advisory_xact_lock($1)", [.int(Self.foldLockKey)])
-            guard locked.first?.bool(0) == true else { return }
+            let locked = try connection.query("SELECT pg_try_advisory_xact_lock($1) AS locked", [.int(Self.foldLockKey)])
+            guard locked.first?.bool("locked") == true else { return }
             _ = try connection.query(
                 """
                 WITH d AS (DELETE FROM storage_deltas RETURNING org_id, bytes)

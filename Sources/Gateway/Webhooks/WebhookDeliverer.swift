@@ -150,7 +150,7 @@ final class WebhookDeliverer: Sendable {
                   FROM due WHERE w.org_id = due.org_id AND w.webhook_id = due.webhook_id
                 RETURNING w.org_id, w.webhook_id, w.url, w.secret
             )
-            SELECT l.org_id, l.webhook_id, l.url, l.secret, d.seq, d.event_id, d.attempt, e.body
+            SELECT \(WebhookClaimRow.selectList)
               FROM leased l
               LEFT JOIN LATERAL (
                     SELECT d.seq, d.event_id, d.attempt FROM webhook_deliveries d
@@ -161,15 +161,15 @@ final class WebhookDeliverer: Sendable {
             """,
             [.int(Int64(limit)), .text(token), .double(Self.seconds(configuration.lease))])
         var claims: [Claim] = []
-        for row in rows {
-            guard let orgID = row.string(0), let webhookID = row.string(1) else { continue }
-            guard let seq = row.int(4), let eventID = row.string(5), let body = row.string(7) else {
+        for row in rows.map(WebhookClaimRow.init) {
+            guard let orgID = row.orgID, let webhookID = row.webhookID else { continue }
+            guard let seq = row.seq, let eventID = row.eventID, let body = row.body else {
                 // Its delivery went meanwhile (webhook deleted, delivered elsewhere): free the lease.
                 try release(orgID: orgID, webhookID: webhookID, token: token)
                 continue
             }
-            claims.append(Claim(orgID: orgID, webhookID: webhookID, url: row.string(2) ?? "", secret: row.string(3) ?? "",
-                                seq: seq, eventID: eventID, attempt: Int(clamping: row.int(6) ?? 0), body: body,
+            claims.append(Claim(orgID: orgID, webhookID: webhookID, url: row.url ?? "", secret: row.secret ?? "",
+                                seq: seq, eventID: eventID, attempt: row.attempt, body: body,
                                 leaseToken: token))
         }
         return claims
@@ -262,7 +262,7 @@ final class WebhookDeliverer: Sendable {
                  WHERE org_id = $1 AND webhook_id = $2 AND lease_token = $3
                 RETURNING org_id, webhook_id, url, secret
             )
-            SELECT l.org_id, l.webhook_id, l.url, l.secret, d.seq, d.event_id, d.attempt, e.body
+            SELECT \(WebhookClaimRow.selectList)
               FROM lease l
               JOIN LATERAL (
                     SELECT d.seq, d.event_id, d.attempt FROM webhook_deliveries d
@@ -272,12 +272,13 @@ final class WebhookDeliverer: Sendable {
               JOIN webhook_events e ON e.org_id = l.org_id AND e.event_id = d.event_id
             """,
             parameters + [.double(Self.seconds(configuration.lease))])
-        guard let row = rows.first, let seq = row.int(4), let eventID = row.string(5), let body = row.string(7) else {
+        guard let row = rows.first.map(WebhookClaimRow.init), let seq = row.seq, let eventID = row.eventID,
+              let body = row.body else {
             return nil
         }
-        return Claim(orgID: claim.orgID, webhookID: claim.webhookID, url: row.string(2) ?? claim.url,
-                     secret: row.string(3) ?? claim.secret, seq: seq, eventID: eventID,
-                     attempt: Int(clamping: row.int(6) ?? 0), body: body, leaseToken: claim.leaseToken)
+        return Claim(orgID: claim.orgID, webhookID: claim.webhookID, url: row.url ?? claim.url,
+                     secret: row.secret ?? claim.secret, seq: seq, eventID: eventID,
+                     attempt: row.attempt, body: body, leaseToken: claim.leaseToken)
     }
 
     /// The HTTP attempt: the address check (resolving once), then the signed POST to those addresses.

@@ -46,9 +46,9 @@ final class WebhookOutbox: Sendable {
             return entry.types.contains(type) || entry.types.contains(WebhookEvent.all)
         }
         let rows = try connection.query(
-            "SELECT DISTINCT e FROM webhooks w, unnest(w.events) e WHERE w.org_id = $1 AND w.env = $2",
+            "SELECT DISTINCT e AS type FROM webhooks w, unnest(w.events) e WHERE w.org_id = $1 AND w.env = $2",
             [.text(orgID), .text(env)])
-        let types = Set(rows.compactMap { $0.string(0) })
+        let types = Set(rows.compactMap { $0.string("type") })
         cache.withLock { cache in
             if cache.count >= Self.maxEntries { cache.removeAll() }
             cache[key] = Entry(types: types, loadedAt: now)
