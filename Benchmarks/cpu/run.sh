@@ -18,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mg_pg_start "$tmp" "$pg_port"
-export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/memory_gateway"
+export DATABASE_URL="$(mg_pg_url "$tmp" "$pg_port")"
 url="http://127.0.0.1:$port"
 token=cpu-bench-operator-token-0123456789abcdef
 
@@ -28,7 +28,7 @@ start_gateway() { # binary
         DB_POOL_SIZE=8 "$1" serve >>"$tmp/gw.log" 2>&1 &
     gw_pid=$!
     for _ in $(seq 1 100); do curl -fs "$url/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
-    echo "gateway did not start" >&2; exit 1
+    echo "gateway did not start:" >&2; tail -20 "$tmp/gw.log" >&2; exit 1
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$gw_pid/stat"; }
 

@@ -177,3 +177,13 @@ import Testing
         #expect(!RequestID.isValidIncoming("é"))
     }
 }
+
+@Suite struct HTTPHeadersTests {
+    @Test func countOfNamesFieldsCaseInsensitively() {
+        let headers = HTTPHeaders([("Authorization", "a"), ("x-api-key", "b"), ("AUTHORIZATION", "c"), ("Host", "h")])
+        #expect(headers.count(of: "authorization") == 2)
+        #expect(headers.count(of: "X-API-Key") == 1)
+        #expect(headers.count(of: "Idempotency-Key") == 0)
+        #expect(headers.values("Authorization") == ["a", "c"])
+    }
+}
