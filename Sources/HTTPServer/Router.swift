@@ -173,8 +173,13 @@ struct RouteTable: Sendable {
             while end < path.count && path[end] != slash { end += 1 }
             if case .parameter(let name) = segment {
                 let part = UnsafeBufferPointer(rebasing: path[start..<end])
-                guard let decoded = PercentEncoding.decode(utf8: part, plusIsSpace: false) else { return nil }
-                parameters[name] = decoded
+                // Most ids have no escape: the bytes came from a String, so they are UTF-8 already.
+                if !part.contains(where: { $0 == UInt8(ascii: "%") || $0 == 0 }) {
+                    parameters[name] = String(decoding: part, as: UTF8.self)
+                } else {
+                    guard let decoded = PercentEncoding.decode(utf8: part, plusIsSpace: false) else { return nil }
+                    parameters[name] = decoded
+                }
             }
             start = end + 1
         }

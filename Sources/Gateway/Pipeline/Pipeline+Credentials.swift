@@ -78,9 +78,15 @@ extension Pipeline {
         return .some(trimmingWhitespace(String(decoding: utf8[utf8.index(after: end)...], as: UTF8.self)))
     }
 
+    /// `bearer` in any ASCII case (`| 0x20` folds only `B`, `E`, `A`, `R` onto these letters).
     private static func isBearer(_ scheme: Substring.UTF8View) -> Bool {
         guard scheme.count == 6 else { return false }
-        return zip(scheme, "bearer".utf8).allSatisfy { $0 | 0x20 == $1 }
+        var i = scheme.startIndex
+        for letter in "bearer".utf8 {
+            guard scheme[i] | 0x20 == letter else { return false }
+            scheme.formIndex(after: &i)
+        }
+        return true
     }
 
     /// `trimmingCharacters(in: .whitespaces)`, with no Foundation for ASCII (whose only members of
