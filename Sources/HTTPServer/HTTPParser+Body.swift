@@ -17,14 +17,20 @@ extension HTTPParser {
     }
 
     mutating func readLengthBody(_ buffer: UnsafeBufferPointer<UInt8>, _ consumed: inout Int, remaining: Int) -> Result? {
-        let take = min(remaining, buffer.count - consumed)
-        body.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[consumed..<(consumed + take)]))
-        consumed += take
-        if take < remaining {
-            state = .lengthBody(remaining: remaining - take)
+        let left = appendToBody(buffer, &consumed, upTo: remaining)
+        if left > 0 {
+            state = .lengthBody(remaining: left)
             return .needMore
         }
         return .body(finishBody())
+    }
+
+    /// Appends what is there of the next `count` body bytes; returns how many are still to come.
+    mutating func appendToBody(_ buffer: UnsafeBufferPointer<UInt8>, _ consumed: inout Int, upTo count: Int) -> Int {
+        let take = min(count, buffer.count - consumed)
+        body.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[consumed..<(consumed + take)]))
+        consumed += take
+        return count - take
     }
 
     mutating func readChunkSize(
@@ -53,11 +59,9 @@ extension HTTPParser {
     }
 
     mutating func readChunkData(_ buffer: UnsafeBufferPointer<UInt8>, _ consumed: inout Int, remaining: Int) -> Result? {
-        let take = min(remaining, buffer.count - consumed)
-        body.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[consumed..<(consumed + take)]))
-        consumed += take
-        if take < remaining {
-            state = .chunkData(remaining: remaining - take)
+        let left = appendToBody(buffer, &consumed, upTo: remaining)
+        if left > 0 {
+            state = .chunkData(remaining: left)
             return .needMore
         }
         state = .chunkDataEnd
