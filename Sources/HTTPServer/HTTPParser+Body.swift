@@ -16,6 +16,7 @@ extension HTTPParser {
         }
     }
 
+    /// `.lengthBody`: takes what is there of the remaining bytes; the body once all came.
     mutating func readLengthBody(_ buffer: UnsafeBufferPointer<UInt8>, _ consumed: inout Int, remaining: Int) -> Result? {
         let left = appendToBody(buffer, &consumed, upTo: remaining)
         if left > 0 {
@@ -33,6 +34,7 @@ extension HTTPParser {
         return count - take
     }
 
+    /// `.chunkSize`: one `size [; ext] CRLF` line, scanned once however it arrives.
     mutating func readChunkSize(
         _ buffer: UnsafeBufferPointer<UInt8>, _ consumed: inout Int, scanned: Int
     ) throws(HTTPParseError) -> Result? {
@@ -58,6 +60,7 @@ extension HTTPParser {
         return nil
     }
 
+    /// `.chunkData`: takes what is there of the chunk.
     mutating func readChunkData(_ buffer: UnsafeBufferPointer<UInt8>, _ consumed: inout Int, remaining: Int) -> Result? {
         let left = appendToBody(buffer, &consumed, upTo: remaining)
         if left > 0 {
@@ -68,6 +71,7 @@ extension HTTPParser {
         return nil
     }
 
+    /// `.chunkDataEnd`: the CRLF after a chunk's data.
     mutating func readChunkDataEnd(_ buffer: UnsafeBufferPointer<UInt8>, _ consumed: inout Int) throws(HTTPParseError) -> Result? {
         let available = buffer.count - consumed
         if available >= 1 && buffer[consumed] != .cr { throw .badRequest("missing CRLF after chunk data") }
@@ -78,6 +82,7 @@ extension HTTPParser {
         return nil
     }
 
+    /// `.trailers`: trailer lines (checked, counted against the header limit, dropped) up to the empty line.
     mutating func readTrailers(
         _ buffer: UnsafeBufferPointer<UInt8>, _ consumed: inout Int, bytes: Int, scanned: Int
     ) throws(HTTPParseError) -> Result? {

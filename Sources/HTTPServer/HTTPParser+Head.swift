@@ -15,6 +15,7 @@ extension HTTPParser {
         var requestID: String?
     }
 
+    /// `.head`: skips leading empty lines, scans for the end of the head, then parses it.
     mutating func readHead(_ buffer: UnsafeBufferPointer<UInt8>, _ consumed: inout Int, _ scan: HeadScan) throws(HTTPParseError) -> Result? {
         var scan = scan
         if scan.scanned == 0 {
