@@ -19,6 +19,13 @@ public struct HTTPHeaders: Sendable, Sequence {
         fields.filter { HTTPHeaders.equalsIgnoringASCIICase($0.name, name) }.map(\.value)
     }
 
+    /// How many fields are called `name` (case-insensitive), without collecting their values.
+    public func count(of name: String) -> Int {
+        var count = 0
+        for field in fields where HTTPHeaders.equalsIgnoringASCIICase(field.name, name) { count += 1 }
+        return count
+    }
+
     public func contains(_ name: String) -> Bool { self[name] != nil }
 
     public mutating func add(_ name: String, _ value: String) {

@@ -9,9 +9,13 @@ public enum PercentEncoding {
     /// Strict: nil for an invalid or truncated escape, a decoded NUL (no text downstream may hold
     /// one: PostgreSQL refuses it in `text`) or bytes that are not UTF-8.
     public static func decode(_ text: Substring, plusIsSpace: Bool) -> String? {
-        let utf8 = text.utf8
+        decode(utf8: text.utf8, plusIsSpace: plusIsSpace)
+    }
+
+    /// `decode` over UTF-8 bytes (the router's path, with no `Substring` made per segment).
+    public static func decode<Bytes: Collection<UInt8>>(utf8: Bytes, plusIsSpace: Bool) -> String? {
         if !utf8.contains(UInt8(ascii: "%")) && !(plusIsSpace && utf8.contains(UInt8(ascii: "+"))) {
-            return utf8.contains(0) ? nil : String(text)
+            return utf8.contains(0) ? nil : String(validating: utf8, as: UTF8.self)
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(utf8.count)

@@ -11,7 +11,8 @@ import Glibc
 /// broken; every later call fails the same way and the pool discards it. A server error (a constraint,
 /// bad input...) leaves it usable.
 public final class PostgresConnection {
-    private let handle: OpaquePointer
+    /// The libpq connection; read by the result and error mapping in `PostgresConnection+Results.swift`.
+    let handle: OpaquePointer
     private let usePreparedStatements: Bool
     /// Statement names by SQL text and parameter types (the types are part of a prepared statement).
     private var preparedNames: [String: String] = [:]
@@ -227,78 +228,9 @@ public final class PostgresConnection {
         _ = try rows(from: awaitResult(sent: PQsendQuery(handle, sql) == 1))
     }
 
-    // MARK: Pool support
-
-    /// The server-side transaction state, as libpq tracks it (no round trip).
-    var transactionState: TransactionState {
-        switch PQtransactionStatus(handle) {
-        case PQTRANS_IDLE: return .idle
-        case PQTRANS_INTRANS: return .inTransaction
-        case PQTRANS_INERROR: return .failed
-        case PQTRANS_ACTIVE: return .active
-        default: return .unknown
-        }
-    }
-
-    enum TransactionState {
-        case idle, inTransaction, failed, active, unknown
-    }
-
-    /// Whether the connection still looks alive, without a round trip: libpq's status, then whether the
-    /// server closed the socket or sent something (a shutdown notice) while we were not looking.
-    func isAlive() -> Bool {
-        guard !isBroken, PQstatus(handle) == CONNECTION_OK else {
-            markBroken()
-            return false
-        }
-        let socket = PQsocket(handle)
-        guard socket >= 0 else {
-            markBroken()
-            return false
-        }
-        // A server that ends a session (shutdown, pg_terminate_backend) first sends a FATAL message, then
-        // closes the socket: one read returns the message, only the next one sees the end of the stream.
-        // So read while there is something to read (a bounded number of times: a live connection that
-        // just received a NOTIFY or a parameter change stops being readable after one read).
-        for _ in 0..<Self.maximumReadsWhenCheckingLiveness {
-            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, 0)
-            if ready == 0 || (ready < 0 && errno == EINTR) { return true }
-            if ready < 0 || descriptor.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0
-                || PQconsumeInput(handle) != 1 || PQstatus(handle) != CONNECTION_OK
-            {
-                markBroken()
-                return false
-            }
-        }
-        return true
-    }
-
-    /// See ``isAlive()``.
-    private static let maximumReadsWhenCheckingLiveness = 4
-
+    /// Marks the connection dead: it is never used again (liveness: `PostgresConnection+Session.swift`).
     func markBroken() {
         isBroken = true
-    }
-
-    // MARK: Notifications (PostgresListener)
-
-    /// The socket to wait on for notifications.
-    var socketDescriptor: Int32 { PQsocket(handle) }
-
-    /// Reads what arrived on the socket and returns the notifications received.
-    /// - Throws: ``StoreError/unavailable(_:)`` when the connection is lost.
-    func consumeNotifications() throws(StoreError) -> [(channel: String, payload: String)] {
-        guard PQconsumeInput(handle) == 1, PQstatus(handle) == CONNECTION_OK else {
-            throw connectionError(fallback: "connection lost")
-        }
-        var notifications: [(channel: String, payload: String)] = []
-        while let notification = PQnotifies(handle) {
-            notifications.append(
-                (String(cString: notification.pointee.relname), String(cString: notification.pointee.extra)))
-            PQfreemem(notification)
-        }
-        return notifications
     }
 
     // MARK: Helpers
@@ -427,109 +359,5 @@ public final class PostgresConnection {
             }
             return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
         }
-    }
-
-    /// Turns a result into rows or a thrown error, and frees it.
-    private func rows(from result: OpaquePointer?) throws(StoreError) -> PostgresRows {
-        guard let result else {
-            throw connectionError(fallback: "no result")
-        }
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
-        switch status {
-        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_SINGLE_TUPLE:
-            return Self.copyRows(result)
-        case PGRES_EMPTY_QUERY:
-            return .empty()
-        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
-            throw error(from: result)
-        default:
-            // COPY and other states this store never starts: the protocol state is unknown, so the
-            // connection is not reused.
-            markBroken()
-            throw .server(sqlstate: "", message: "unsupported result status \(String(cString: PQresStatus(status)))")
-        }
-    }
-
-    /// Maps an error result: by SQLSTATE when the server sent one; no SQLSTATE or a dead socket means
-    /// the error came from libpq about the connection, which is then unusable.
-    private func error(from result: OpaquePointer) -> StoreError {
-        let sqlstate = Self.field(result, DiagnosticField.sqlstate)
-        guard let sqlstate, PQstatus(handle) == CONNECTION_OK else {
-            markBroken()
-            let message = Self.trimmed(PQresultErrorMessage(result))
-            return .unavailable(message.isEmpty ? "connection lost" : message)
-        }
-        let message = Self.field(result, DiagnosticField.primaryMessage) ?? Self.trimmed(PQresultErrorMessage(result))
-        let error = StoreError.classify(
-            sqlstate: sqlstate, message: message, constraint: Self.field(result, DiagnosticField.constraintName))
-        if case .unavailable = error { markBroken() }
-        return error
-    }
-
-    /// `.unavailable` with libpq's connection error message. The protocol state is unknown after such a
-    /// failure (no result, cannot send), so the connection is marked broken and never reused.
-    private func connectionError(fallback: String) -> StoreError {
-        let message = Self.trimmed(PQerrorMessage(handle))
-        markBroken()
-        return .unavailable(message.isEmpty ? fallback : message)
-    }
-
-    /// `PG_DIAG_*` field codes (character-literal macros, which Swift does not import).
-    private enum DiagnosticField {
-        static let sqlstate = Int32(UInt8(ascii: "C"))
-        static let primaryMessage = Int32(UInt8(ascii: "M"))
-        static let constraintName = Int32(UInt8(ascii: "n"))
-    }
-
-    private static func field(_ result: OpaquePointer, _ code: Int32) -> String? {
-        PQresultErrorField(result, code).map { String(cString: $0) }
-    }
-
-    private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
-        guard let message else { return "" }
-        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    private static func trimmed(_ message: UnsafeMutablePointer<CChar>?) -> String {
-        trimmed(UnsafePointer(message))
-    }
-
-    /// Copies every value of a result into one Swift buffer.
-    private static func copyRows(_ result: OpaquePointer) -> PostgresRows {
-        let rowCount = Int(PQntuples(result))
-        let columnCount = Int(PQnfields(result))
-        let names = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
-        var total = 0
-        for row in 0..<rowCount {
-            for column in 0..<columnCount {
-                total += Int(PQgetlength(result, Int32(row), Int32(column)))
-            }
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(total)
-        var starts: [Int] = []
-        var lengths: [Int] = []
-        starts.reserveCapacity(rowCount * columnCount)
-        lengths.reserveCapacity(rowCount * columnCount)
-        for row in 0..<rowCount {
-            for column in 0..<columnCount {
-                let (r, c) = (Int32(row), Int32(column))
-                starts.append(bytes.count)
-                if PQgetisnull(result, r, c) == 1 {
-                    lengths.append(-1)
-                } else {
-                    let length = Int(PQgetlength(result, r, c))
-                    lengths.append(length)
-                    if length > 0, let value = PQgetvalue(result, r, c) {
-                        bytes.append(contentsOf: UnsafeRawBufferPointer(start: value, count: length))
-                    }
-                }
-            }
-        }
-        let affected = PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0
-        return PostgresRows(
-            affectedRows: affected,
-            storage: ResultStorage(columnNames: names, rowCount: rowCount, bytes: bytes, starts: starts, lengths: lengths))
     }
 }
