@@ -144,16 +144,16 @@ done
 results="$tmp/results.md" cpus="$tmp/cpu.md"
 echo "| workload | target | requests/s | p50 | p99 | non-2xx/failed |" > "$results"
 echo "|---|---|---|---|---|---|" >> "$results"
-echo "| workload | target | target cores | postgres cores | load-generator cores | machine busy (of $(nproc)) | target µs CPU/req | postgres µs CPU/req |" > "$cpus"
-echo "|---|---|---|---|---|---|---|---|" >> "$cpus"
+echo "| workload | target | target cores | postgres cores | load-generator cores | target µs CPU/req | postgres µs CPU/req |" > "$cpus"
+echo "|---|---|---|---|---|---|---|" >> "$cpus"
 declare -A rps p99
 rss_load=0
 
-record_cpu() { # workload target rps "g p l m"
+record_cpu() { # workload target rps "g p l"
     set -- "$1" "$2" "$3" $4
-    awk -v r="$3" -v g="$4" -v p="$5" -v l="$6" -v m="$7" -v wl="$1" -v tg="$2" 'BEGIN {
+    awk -v r="$3" -v g="$4" -v p="$5" -v l="$6" -v wl="$1" -v tg="$2" 'BEGIN {
         gc = (g == "-") ? "–" : sprintf("%.2f", g); gu = (g == "-") ? "–" : sprintf("%.0f", g*1e6/r)
-        printf "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %.0f |\n", wl, tg, gc, p, l, m, gu, p*1e6/r }' >> "$cpus"
+        printf "| %s | %s | %s | %.2f | %.2f | %s | %.0f |\n", wl, tg, gc, p, l, gu, p*1e6/r }' >> "$cpus"
 }
 
 wrk_run() { # key workload target url script target-pids...

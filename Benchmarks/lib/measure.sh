@@ -4,13 +4,14 @@
 
 mg_ticks=$(getconf CLK_TCK)
 
-# cpu_snapshot PID...: "pid ticks" lines (utime + stime) for the pids still alive.
+# cpu_snapshot PID...: "pid ticks" lines (utime + stime) for the pids still alive. One awk for
+# all of them: a fork per pid took over a second for 40 pids on the loaded machine, which pushed
+# the second snapshot past the end of the load.
 cpu_snapshot() {
-    local p f
-    for p in "$@"; do
-        f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
-        echo "$p $((${f% *} + ${f#* }))"
-    done
+    [ $# -gt 0 ] || return 0
+    local p files=()
+    for p in "$@"; do files+=("/proc/$p/stat"); done
+    awk '{print $1, $14 + $15}' "${files[@]}" 2>/dev/null || true
 }
 
 # cpu_delta FILE0 FILE1: ticks used between two snapshots by the processes alive at the second
@@ -23,31 +24,26 @@ cpu_delta() {
 # pg_pids: the postmaster and its children (backends, walwriter, checkpointer...).
 pg_pids() { echo "$postmaster" $(pgrep -P "$postmaster" || true); }
 
-# machine_busy: "busy total" jiffies of all cores from /proc/stat.
-machine_busy() { awk '/^cpu / {print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
-
 # proc_kib PID FIELD: a /proc/PID/status field in KiB (VmRSS, VmHWM...).
 proc_kib() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
 
-# sample_cpu DURATION LOADPID [TARGET-PID...]: cores used between 1 s after the start and 1 s
-# before the end of a load of DURATION seconds running in the background (LOADPID and its
-# children), printed as "target postgres load machine" (target "-" when no pid is given;
-# machine: busy cores of all of them).
+# sample_cpu DURATION LOADPID [TARGET-PID...]: cores used from 1 s after the start to 2 s before
+# the end of a load of DURATION seconds running in the background (LOADPID and its children),
+# printed as "target postgres load" (target "-" when no pid is given). No whole-machine figure:
+# this sandbox's /proc/stat counts no idle time.
 sample_cpu() {
     local duration=$1 load=$2; shift 2
     local targets=("$@") w f
-    w=$((duration - 2)); f=$(mktemp /tmp/mg-cpu.XXXXXX)
+    w=$((duration - 3)); f=$(mktemp /tmp/mg-cpu.XXXXXX)
     sleep 1
-    local m0 m1
     cpu_snapshot "${targets[@]}" > "$f.t0"; cpu_snapshot $(pg_pids) > "$f.p0"
-    cpu_snapshot "$load" $(pgrep -P "$load" || true) > "$f.l0"; m0=$(machine_busy)
+    cpu_snapshot "$load" $(pgrep -P "$load" || true) > "$f.l0"
     sleep "$w"
     cpu_snapshot "${targets[@]}" > "$f.t1"; cpu_snapshot $(pg_pids) > "$f.p1"
-    cpu_snapshot "$load" $(pgrep -P "$load" || true) > "$f.l1"; m1=$(machine_busy)
+    cpu_snapshot "$load" $(pgrep -P "$load" || true) > "$f.l1"
     local t p l
     t=$(cpu_delta "$f.t0" "$f.t1"); p=$(cpu_delta "$f.p0" "$f.p1"); l=$(cpu_delta "$f.l0" "$f.l1")
     rm -f "$f" "$f".*
     awk -v k="$mg_ticks" -v w="$w" -v t="$t" -v p="$p" -v l="$l" -v n="${#targets[@]}" \
-        -v mb=$((${m1% *} - ${m0% *})) -v mt=$((${m1#* } - ${m0#* })) -v cores="$(nproc)" \
-        'BEGIN { if (n == 0) printf "- "; else printf "%.3f ", t/k/w; printf "%.3f %.3f %.3f", p/k/w, l/k/w, mb/mt*cores }'
+        'BEGIN { if (n == 0) printf "- "; else printf "%.3f ", t/k/w; printf "%.3f %.3f", p/k/w, l/k/w }'
 }
