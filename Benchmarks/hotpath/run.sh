@@ -6,8 +6,8 @@
 # memory, create, and query (2–3 words); then the gateway's RSS idle and under load (/proc), and
 # its cold start (exec → first 200 of /readyz, median of several). Prints Markdown tables.
 #
-# Usage: Benchmarks/hotpath/run.sh            (about 8 minutes with the defaults on 2 cores)
-#   DURATION     seconds per measured run (default 15; 5 is a quick look)
+# Usage: Benchmarks/hotpath/run.sh            (4–6 minutes with the defaults on 2 cores)
+#   DURATION     seconds per measured run (default 15; 5, the least, is a quick look)
 #   CONNECTIONS  wrk connections = pgbench clients (default 32)
 #   DB_POOL_SIZE gateway pool (default 16); PEER_POOL_SIZE per peer worker (default 8)
 #   COLDSTARTS   starts measured for the cold start (default 9)
@@ -26,6 +26,8 @@ connections=${CONNECTIONS:-32}
 pool=${DB_POOL_SIZE:-16}
 coldstarts=${COLDSTARTS:-9}
 venv=${PEER_VENV:-$HOME/.cache/mg-bench-venv}
+# the CPU window runs from 1 s after a run's start to 2 s before its end (pgbench: 1 s later)
+[ "$duration" -ge 5 ] || { echo "DURATION must be at least 5 seconds" >&2; exit 2; }
 
 command -v wrk >/dev/null || {
     [ "$(id -u)" = 0 ] || { echo "install wrk" >&2; exit 1; }
