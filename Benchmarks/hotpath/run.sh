@@ -13,6 +13,9 @@
 #   COLDSTARTS   starts measured for the cold start (default 9)
 #   PEER_VENV    where the peer's Python packages go (default ~/.cache/mg-bench-venv; PEERS=none skips it)
 #   SCALING=1    also runs Benchmarks/scaling/run.sh when it exists (the query curve; takes long)
+#   BASELINE_ENV a second gateway instance, started with these extra variables (e.g.
+#                "MALLOC_ARENA_MAX=16" or "GATEWAY_KEY_CACHE=off"), measured beside the first on
+#                every route and for RSS, with the ratio printed (a side-by-side baseline)
 # Data: 10 tenants × 10,000 memories seeded through the gateway's batch API (Benchmarks/seeded/
 # seed.py), every request with a random tenant's key and a random id / context / sentence; a
 # private PostgreSQL 15 with fsync on. Everything shares the machine's cores: quote ratios.
@@ -69,6 +72,17 @@ gateway="http://127.0.0.1:$gw_port"
 wait_ready "$gateway" || { cat "$tmp/gw.log" >&2; exit 1; }
 sleep 3   # let the background parts (usage flusher, sweepers, listener) settle
 rss_fresh=$(proc_kib "$gw_pid" VmRSS)
+base_pid="" base_url=""
+if [ -n "${BASELINE_ENV:-}" ]; then
+    base_port=$(mg_free_port)
+    # shellcheck disable=SC2086 # BASELINE_ENV is a list of NAME=value words
+    env $BASELINE_ENV HOST=127.0.0.1 PORT=$base_port "$bin" serve >>"$tmp/base.log" 2>&1 &
+    base_pid=$!; pids+=("$base_pid")
+    base_url="http://127.0.0.1:$base_port"
+    wait_ready "$base_url" || { cat "$tmp/base.log" >&2; exit 1; }
+    sleep 3
+    base_rss_fresh=$(proc_kib "$base_pid" VmRSS)
+fi
 
 CONTEXT_WORDS="2 3" python3 Benchmarks/seeded/seed.py "$gateway" "$operator_token" "$tmp" >&2
 psql -c "VACUUM ANALYZE" -c "CHECKPOINT"
@@ -149,7 +163,7 @@ echo "|---|---|---|---|---|---|" >> "$results"
 echo "| workload | target | target cores | postgres cores | load-generator cores | target µs CPU/req | postgres µs CPU/req |" > "$cpus"
 echo "|---|---|---|---|---|---|---|" >> "$cpus"
 declare -A rps p99
-rss_load=0
+rss_load=0 base_rss_load=0
 
 record_cpu() { # workload target rps "g p l"
     set -- "$1" "$2" "$3" $4
@@ -199,7 +213,7 @@ pgbench_run() { # key workload target scripts...
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load before: $load_before" >&2
 # Warm-up: every target, every route shape, PostgreSQL's caches.
-for u in "$gateway" ${peer_url:+"$peer_url"}; do
+for u in "$gateway" ${base_url:+"$base_url"} ${peer_url:+"$peer_url"}; do
     for kind in get query create; do wrk -t2 -c"$connections" -d3s -s "$tmp/$kind.lua" "$u" >/dev/null; done
 done
 for s in pgb_get pgb_query pgb_create; do
@@ -212,6 +226,10 @@ for workload in get create query; do
     case $workload in get) scripts=("${pgb_get[@]}");; query) scripts=("${pgb_query[@]}");; create) scripts=("${pgb_create[@]}");; esac
     wrk_run "$workload.gw" "$label" "gateway" "$gateway" "$tmp/$workload.lua" "$gw_pid"
     r=$(proc_kib "$gw_pid" VmRSS); [ "$r" -gt "$rss_load" ] && rss_load=$r
+    if [ -n "$base_pid" ]; then
+        wrk_run "$workload.base" "$label" "gateway, $BASELINE_ENV" "$base_url" "$tmp/$workload.lua" "$base_pid"
+        r=$(proc_kib "$base_pid" VmRSS); [ "$r" -gt "$base_rss_load" ] && base_rss_load=$r
+    fi
     pgbench_run "$workload.fused" "$label" "pgbench, one fused statement" "${scripts[@]}"
     [ -n "$peer_url" ] && wrk_run "$workload.peer" "$label" "FastAPI + asyncpg (2 workers)" "$peer_url" "$tmp/$workload.lua" "${peer_pids[@]}"
 done
@@ -219,6 +237,10 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 sleep 5
 rss_after=$(proc_kib "$gw_pid" VmRSS); rss_peak=$(proc_kib "$gw_pid" VmHWM)
 threads=$(awk '/^Threads/ {print $2}' "/proc/$gw_pid/status")
+if [ -n "$base_pid" ]; then
+    base_rss_after=$(proc_kib "$base_pid" VmRSS); base_rss_peak=$(proc_kib "$base_pid" VmHWM)
+    kill "$base_pid"; wait "$base_pid" 2>/dev/null || true
+fi
 kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
 
 # Cold start: the database is migrated (a restart, the usual case); nothing else of the gateway runs.
@@ -239,6 +261,21 @@ for w in get create query; do
     case $w in get) label="GET one memory";; create) label="create";; query) label="query (2–3 words)";; esac
     echo "| $label | ${rps[$w.gw]:-–} · ${p99[$w.gw]:-–} | ${rps[$w.fused]:-–} · ${p99[$w.fused]:-–} | ${rps[$w.peer]:-–} · ${p99[$w.peer]:-–} | $(ratio "$w.gw" "$w.fused") | $(ratio "$w.gw" "$w.peer") |"
 done
+if [ -n "$base_pid" ]; then
+    echo
+    echo "| workload | gateway req/s · p99 | gateway with $BASELINE_ENV req/s · p99 | gateway/baseline |"
+    echo "|---|---|---|---|"
+    for w in get create query; do
+        echo "| $w | ${rps[$w.gw]:-–} · ${p99[$w.gw]:-–} | ${rps[$w.base]:-–} · ${p99[$w.base]:-–} | $(ratio "$w.gw" "$w.base") |"
+    done
+    echo
+    echo "| RSS of the gateway with $BASELINE_ENV | value |"
+    echo "|---|---|"
+    echo "| idle, 3 s after ready | $(mib "$base_rss_fresh") |"
+    echo "| under load (largest) | $(mib "$base_rss_load") |"
+    echo "| idle, 5 s after the load | $(mib "$base_rss_after") |"
+    echo "| peak (VmHWM) | $(mib "$base_rss_peak") |"
+fi
 echo
 cat "$results"
 echo
