@@ -16,7 +16,7 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CSystem"]),
         .executableTarget(
             name: "Gateway",
-            dependencies: ["PostgresStore", "Auth", "HTTPServer", "CCurl"],
+            dependencies: ["PostgresStore", "Auth", "HTTPServer", "CCurl", "CSystem"],
             resources: [.embedInCode("Migrations"), .embedInCode("Console")]
         ),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore"]),

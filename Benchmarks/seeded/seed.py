@@ -8,10 +8,10 @@ Usage: seed.py URL OPERATOR_TOKEN OUTDIR
 synthetic vocabulary with Zipf weights (1/rank); metadata {topic, app, n}. Writes to OUTDIR:
   data.lua      keys, query contexts and new-memory sentences for the wrk scripts
   keys.tsv      tenant index, key, org id
-  contexts.tsv  i, context (2-4 words, same Zipf draw) for pgbench
+  contexts.tsv  i, context (2-4 words, same Zipf draw; CONTEXT_WORDS="2 3" sets the range) for pgbench
   sentences.tsv i, sentence, metadata json for pgbench
 """
-import json, random, sys, urllib.request
+import json, os, random, sys, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 url, operator, out = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -72,7 +72,8 @@ with ThreadPoolExecutor(2) as pool:
     for _ in pool.map(send, batches):
         pass
 
-contexts = [" ".join(words(rng.randint(2, 4))) for _ in range(1000)]
+low, high = (int(n) for n in os.environ.get("CONTEXT_WORDS", "2 4").split())
+contexts = [" ".join(words(rng.randint(low, high))) for _ in range(1000)]
 sentences = [(sentence(), json.dumps({"topic": rng.choice(topics), "app": rng.choice(apps)})) for _ in range(1000)]
 
 def lua(s):

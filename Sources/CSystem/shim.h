@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <malloc.h>
 
 // accept4 is declared by glibc only under _GNU_SOURCE, which a modular header cannot turn on.
 extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);

@@ -24,6 +24,9 @@ extension CommandLine {
             switch command {
             case "serve":
                 let configuration = try GatewayConfiguration.load(environment: environment, arguments: Array(arguments.dropFirst()))
+                if let limit = MallocArenas.limit(environment: environment, processors: ProcessInfo.processInfo.activeProcessorCount) {
+                    MallocArenas.cap(limit)
+                }
                 return try GatewayApp(configuration: configuration).serve()
             case "migrate":
                 let configuration = try GatewayConfiguration.load(environment: environment, arguments: Array(arguments.dropFirst()))
