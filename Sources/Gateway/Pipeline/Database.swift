@@ -35,6 +35,15 @@ final class Database {
         return try savepoint(on: connection) { try body(connection) }
     }
 
+    /// A write's transaction: bound to a connection, a savepoint of the outer transaction (as
+    /// ``transaction(isolation:_:)``); otherwise one write of a group sharing its commit (and WAL
+    /// flush) with concurrent writes through `committer` (see `GroupCommitter`). `body` must be safe
+    /// to run twice.
+    func writeTransaction<T>(_ committer: GroupCommitter, _ body: (PostgresConnection) throws -> T) throws -> T {
+        guard let connection else { return try committer.transaction(body) }
+        return try savepoint(on: connection) { try body(connection) }
+    }
+
     func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         if let connection { return try body(connection) }
         return try pool.withConnection(body)

@@ -1,0 +1,76 @@
+import PostgresStore
+import Synchronization
+
+/// Group commit: concurrent writes (creates, updates, batch imports) share one transaction and so
+/// one WAL flush, each in its own savepoint, each acknowledged only after that commit. One write's
+/// failure (a taken id, the quota, a lock deadlock) undoes that write alone.
+///
+/// The batching is `GroupCommitState`; this type performs its actions. The thread that submits a
+/// write when a commit slot is free commits at once (alone, no added latency); writes arriving
+/// while commits are in flight wait, and the thread of the first of them commits the next group.
+/// Writes of different tenants may share a transaction: each write's statements filter by its
+/// own tenant, and each gets back only its own outcome (the shared commit's error when the
+/// transaction as a whole fails, which says nothing of another tenant's data).
+final class GroupCommitter: Sendable {
+    /// Whether writes are grouped, and how.
+    struct Configuration: Sendable {
+        /// Off: every write is its own transaction (`PostgresPool.transaction`), as before.
+        var isEnabled = true
+        /// Group size and commits in flight.
+        var limits = GroupCommitState<GroupCommitTicket>.Limits()
+    }
+
+    /// Whether writes are grouped (off: ``transaction(_:)`` is `PostgresPool.transaction`).
+    let isEnabled: Bool
+    private let pool: PostgresPool
+    private let state: Mutex<GroupCommitState<GroupCommitTicket>>
+
+    init(pool: PostgresPool, configuration: Configuration) {
+        self.pool = pool
+        self.isEnabled = configuration.isEnabled
+        self.state = Mutex(GroupCommitState(limits: configuration.limits))
+    }
+
+    /// Runs `body` as one write of a group and returns once the group's transaction committed (or
+    /// throws what undid this write). `body` must be safe to run twice, as for
+    /// `PostgresPool.transaction`: a write undone by a deadlock or serialization failure, which
+    /// grouping with unrelated writes can cause, runs again alone in a transaction of its own.
+    func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        guard isEnabled else { return try pool.transaction(body) }
+        var value: T?
+        // The ticket's work does not outlive this call: `run` returns only when the group is done.
+        let failure = withoutActuallyEscaping(body) { body -> (any Error)? in
+            run(GroupCommitTicket { connection in value = try body(connection) })
+        }
+        if let failure {
+            if (failure as? StoreError) == .serializationFailure { return try pool.transaction(body) }
+            throw failure
+        }
+        guard let value else { preconditionFailure("a committed write left no value") }
+        return value
+    }
+
+    /// Submits `ticket` and returns its outcome once its group is done.
+    private func run(_ ticket: GroupCommitTicket) -> (any Error)? {
+        switch state.withLock({ $0.submitted(ticket) }) {
+        case .commit(let group):
+            commit(group)
+        case .wait:
+            ticket.signal.wait()
+            if let group = ticket.group { commit(group) }
+        }
+        return ticket.failure
+    }
+
+    /// Commits `group` on this thread (the first ticket's), hands the commit slot to the next
+    /// group, then wakes the group's other writers with their outcomes.
+    private func commit(_ group: [GroupCommitTicket]) {
+        let failures = pool.commitTogether(group.map(\.work))
+        for (ticket, failure) in zip(group, failures) { ticket.failure = failure }
+        if case .commit(let next) = state.withLock({ $0.groupFinished() }) {
+            next[0].group = next
+            next[0].signal.signal()
+        }
+        for ticket in group.dropFirst() { ticket.signal.signal() }
+    }
+}
