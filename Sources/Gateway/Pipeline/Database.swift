@@ -39,7 +39,7 @@ final class Database {
     /// ``transaction(isolation:_:)``); otherwise one write of a group sharing its commit (and WAL
     /// flush) with concurrent writes through `committer` (see `GroupCommitter`). `body` must be safe
     /// to run twice.
-    func writeTransaction<T>(_ committer: GroupCommitter, _ body: (PostgresConnection) throws -> T) throws -> T {
+    func writeTransaction<T>(_ committer: GroupCommitter, _ body: @escaping (PostgresConnection) throws -> T) throws -> T {
         guard let connection else { return try committer.transaction(body) }
         return try savepoint(on: connection) { try body(connection) }
     }

@@ -48,6 +48,10 @@ struct GroupCommitState<Ticket> {
 
     let limits: Limits
     private var state = State.idle
+    /// Groups handed out since the start (one transaction each).
+    private(set) var groupsStarted = 0
+    /// Writes handed out in those groups.
+    private(set) var writesStarted = 0
 
     init(limits: Limits) {
         self.limits = limits
@@ -74,12 +78,12 @@ struct GroupCommitState<Ticket> {
         switch state {
         case .idle:
             state = .committing(inFlight: 1, queued: [])
-            return .commit([ticket])
+            return start([ticket])
         case .committing(let inFlight, var queued):
             if inFlight < limits.maxInFlight {
                 precondition(queued.isEmpty, "writes queued while a commit slot was free")
                 state = .committing(inFlight: inFlight + 1, queued: [])
-                return .commit([ticket])
+                return start([ticket])
             }
             queued.append(ticket)
             state = .committing(inFlight: inFlight, queued: queued)
@@ -99,7 +103,15 @@ struct GroupCommitState<Ticket> {
             }
             let group = Array(queued.prefix(limits.maxBatch))
             state = .committing(inFlight: inFlight, queued: Array(queued.dropFirst(group.count)))
+            groupsStarted += 1
+            writesStarted += group.count
             return .commit(group)
         }
+    }
+
+    private mutating func start(_ group: [Ticket]) -> SubmitAction {
+        groupsStarted += 1
+        writesStarted += group.count
+        return .commit(group)
     }
 }

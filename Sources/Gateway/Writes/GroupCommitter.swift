@@ -31,17 +31,36 @@ final class GroupCommitter: Sendable {
         self.state = Mutex(GroupCommitState(limits: configuration.limits))
     }
 
+    /// What the committer has done and holds now.
+    struct Statistics: Sendable, Equatable {
+        /// Transactions started for groups.
+        var groups: Int
+        /// Writes handed out in those groups.
+        var writes: Int
+        /// Groups committing now.
+        var inFlight: Int
+        /// Writes waiting for a group.
+        var queued: Int
+    }
+
+    /// The counters now (for tests and metrics).
+    var statistics: Statistics {
+        state.withLock { state in
+            Statistics(groups: state.groupsStarted, writes: state.writesStarted, inFlight: state.inFlight,
+                       queued: state.queuedCount)
+        }
+    }
+
     /// Runs `body` as one write of a group and returns once the group's transaction committed (or
     /// throws what undid this write). `body` must be safe to run twice, as for
     /// `PostgresPool.transaction`: a write undone by a deadlock or serialization failure, which
     /// grouping with unrelated writes can cause, runs again alone in a transaction of its own.
-    func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    func transaction<T>(_ body: @escaping (PostgresConnection) throws -> T) throws -> T {
         guard isEnabled else { return try pool.transaction(body) }
+        // Escaping, not `withoutActuallyEscaping`: the committing thread may still hold the group's
+        // tickets (and so `body`) for a moment after this write's outcome is known.
         var value: T?
-        // The ticket's work does not outlive this call: `run` returns only when the group is done.
-        let failure = withoutActuallyEscaping(body) { body -> (any Error)? in
-            run(GroupCommitTicket { connection in value = try body(connection) })
-        }
+        let failure = run(GroupCommitTicket { connection in value = try body(connection) })
         if let failure {
             if (failure as? StoreError) == .serializationFailure { return try pool.transaction(body) }
             throw failure
