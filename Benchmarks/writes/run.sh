@@ -6,7 +6,7 @@
 #   commit_delay  GROUP_COMMIT=off, PostgreSQL's own group commit: commit_delay / commit_siblings
 #   group         GROUP_COMMIT=on: concurrent creates share one transaction (a savepoint each)
 # Reports requests/s, p50, p99, WAL syncs (pg_stat_wal.wal_sync) and transactions committed
-# (pg_stat_database.xact_commit) per create. Prints a Markdown table.
+# (pg_stat_database.xact_commit, read-only ones included) per create. Prints a Markdown table.
 # Usage: Benchmarks/writes/run.sh [seconds per run] [rounds]
 #   CONNECTIONS (default 32), DB_POOL_SIZE (16), COMMIT_DELAY µs (1000), COMMIT_SIBLINGS (5)
 set -euo pipefail
@@ -81,7 +81,7 @@ LUA
 counters() { psql -F ' ' -c "SELECT w.wal_sync, d.xact_commit FROM pg_stat_wal w, pg_stat_database d WHERE d.datname = 'memory_gateway'"; }
 
 results="$tmp/results.md"
-echo "| path | round | creates/s | p50 | p99 | non-2xx | WAL syncs / create | commits / create |" > "$results"
+echo "| path | round | creates/s | p50 | p99 | non-2xx | WAL syncs / create | transactions / create |" > "$results"
 echo "|---|---|---|---|---|---|---|---|" >> "$results"
 run() { # label round
     local label=$1 round=$2

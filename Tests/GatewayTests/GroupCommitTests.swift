@@ -17,6 +17,7 @@ import Testing
             configuration.databaseURL = databaseURL
             configuration.poolSize = 72
             configuration.tenantPoolShare = 1
+            configuration.groupCommit.isEnabled = true
             configuration.groupCommit.limits = .init(maxBatch: 32, maxInFlight: 1)
         }
     }

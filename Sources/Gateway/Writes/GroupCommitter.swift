@@ -14,8 +14,9 @@ import Synchronization
 final class GroupCommitter: Sendable {
     /// Whether writes are grouped, and how.
     struct Configuration: Sendable {
-        /// Off: every write is its own transaction (`PostgresPool.transaction`), as before.
-        var isEnabled = true
+        /// Off (the default: on this 2-core machine it measured slower than ungrouped writes, see
+        /// `Benchmarks/RESULTS.md` and `docs/decisions.md`): every write is its own transaction.
+        var isEnabled = false
         /// Group size and commits in flight.
         var limits = GroupCommitState<GroupCommitTicket>.Limits()
     }
