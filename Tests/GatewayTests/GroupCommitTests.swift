@@ -111,6 +111,39 @@ import Testing
         }
     }
 
+    @Test func writesPastAHardMemoryQuotaFailAloneWhileTheRestOfTheGroupCommits() throws {
+        let gateway = try Self.gateway()
+        defer { gateway.stop() }
+        // The free plan's quota is hard: at most 10 live memories (the gated write is the first).
+        let tenant = try gateway.createTenant(plan: "free")
+        let limits = try gateway.client().call(
+            "PATCH", "/v1/admin/tenants/\(tenant.orgID)", key: TestGateway.operatorToken,
+            json: ["limits": ["max_memories": 10, "rate_limit_per_minute": 1_000]])
+        #expect(limits.status == 200)
+        let other = try gateway.createTenant()
+        let gate = try CommitGate(gateway: gateway, orgID: tenant.orgID, key: tenant.key)
+        let before = gateway.running.services.writes.statistics
+
+        // 15 creates of the capped tenant and 5 of another, all in one group.
+        let statuses = Shared<[Int: (status: Int, code: String?)]>([:])
+        try gate.send(20, gateway: gateway) { index, client in
+            let key = index < 15 ? tenant.key : other.key
+            let response = try client.call("POST", "/v1/memories", key: key, json: ["text": .string("capped \(index)")])
+            statuses.update { $0[index] = (response.status, response.errorCode) }
+        }
+        let results = statuses.value
+        let capped = (0..<15).compactMap { results[$0] }
+        #expect(capped.filter { $0.status == 201 }.count == 9)
+        #expect(capped.filter { $0.status == 429 && $0.code == "quota_exceeded" }.count == 6)
+        #expect((15..<20).allSatisfy { results[$0]?.status == 201 })
+        let after = gateway.running.services.writes.statistics
+        #expect(after.groups - before.groups == 1 && after.writes - before.writes == 20)
+        let count = try gateway.client().call("GET", "/v1/memories/count", key: tenant.key)
+        #expect(count.data?["count"]?.intValue == 10)
+        let otherCount = try gateway.client().call("GET", "/v1/memories/count", key: other.key)
+        #expect(otherCount.data?["count"]?.intValue == 5)
+    }
+
     @Test func batchImportsUpdatesAndCreatesCommitTogetherInOneGroup() throws {
         let gateway = try Self.gateway()
         defer { gateway.stop() }
