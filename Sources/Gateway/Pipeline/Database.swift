@@ -23,6 +23,9 @@ final class Database {
         self.connection = connection
     }
 
+    /// Whether statements run inside a transaction the caller opened (an idempotent request's).
+    var isBound: Bool { connection != nil }
+
     /// `prepared: false`: planned for these parameters every time (see `PostgresConnection.query`).
     @discardableResult
     func query(_ sql: String, _ parameters: [PostgresValue] = [], prepared: Bool = true) throws -> PostgresRows {

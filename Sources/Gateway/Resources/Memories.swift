@@ -33,10 +33,10 @@ enum Memories {
         let taken = APIError.conflict("a memory with id '\(memoryID)' already exists")
         let webhooks = context.services.webhooks
         let writes = context.services.writes
-        if !writes.isEnabled, input.spaceID == nil, !(principal.hardQuota && principal.isLive),
-           try !webhooks.isSubscribed(context.pool, orgID: principal.orgID, env: principal.env,
+        let isSimple = try input.spaceID == nil && !(principal.hardQuota && principal.isLive)
+            && !webhooks.isSubscribed(context.pool, orgID: principal.orgID, env: principal.env,
                                       type: WebhookEvent.memoryCreated)
-        {
+        if !writes.isEnabled, isSimple {
             // Nothing else to do: one statement, one round trip, its own commit. A taken custom id
             // may belong to an expired memory not swept yet: then the transaction below frees it.
             if let row = try context.pool.query(insert, parameters).first { return created(row) }
@@ -44,7 +44,7 @@ enum Memories {
         }
         // Grouped with concurrent writes: this create's statements run in its own savepoint of a
         // shared transaction, and it is answered once that commits.
-        let row = try context.pool.writeTransaction(writes) { connection -> PostgresRow in
+        let work = { (connection: PostgresConnection) throws -> PostgresRow in
             try MemoryWrites.reserveQuota(connection, principal: principal, adding: 1)
             if let spaceID = input.spaceID {
                 try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID)
@@ -64,7 +64,15 @@ enum Memories {
                                 data: .object(MemoryObject.json(row)))
             return row
         }
-        return created(row)
+        if writes.isEnabled, isSimple, !context.pool.isBound {
+            // Nothing but the row: one row of the group's multi-row insert.
+            let insert = GroupedInsert(
+                orgID: principal.orgID, env: principal.env, memoryID: memoryID, text: input.text,
+                metadataJSON: input.metadataJSON, requestID: context.request.requestID, keyPrefix: principal.keyPrefix,
+                expiry: input.expiry ?? .never)
+            return created(try writes.create(insert, work))
+        }
+        return created(try context.pool.writeTransaction(writes, work))
     }
 
     /// `GET /v1/memories/{id}`, with `as_of`: the version with `valid_from ≤ as_of < superseded_at`

@@ -12,12 +12,20 @@ final class GroupCommitTicket: @unchecked Sendable {
     let work: (PostgresConnection) throws -> Void
     /// Set once the group is done: nil when the work committed, else what undid it.
     var failure: (any Error)?
+    /// A create that can be a row of the group's multi-row insert (then `work` runs only if that
+    /// insert does not take).
+    let insert: GroupedInsert?
+    /// The row the group's multi-row insert returned for ``insert``.
+    var row: PostgresRow?
+    /// Set when the group's multi-row insert failed as a whole: the write runs again alone.
+    var retriesAlone = false
     /// Set when this ticket's thread is to lead (commit) `group`, of which it is the first.
     var group: [GroupCommitTicket]?
     /// Signalled once: the group is done, or this thread is to lead the next one.
     let signal = DispatchSemaphore(value: 0)
 
-    init(work: @escaping (PostgresConnection) throws -> Void) {
+    init(insert: GroupedInsert? = nil, work: @escaping (PostgresConnection) throws -> Void) {
+        self.insert = insert
         self.work = work
     }
 }

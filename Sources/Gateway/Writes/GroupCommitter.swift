@@ -70,6 +70,22 @@ final class GroupCommitter: Sendable {
         return value
     }
 
+    /// A create as one row of its group's multi-row insert (see `GroupedInsert`); `body` is its full
+    /// work, run instead when that insert does not take it (a taken id) or when grouping is off.
+    func create(_ insert: GroupedInsert, _ body: @escaping (PostgresConnection) throws -> PostgresRow) throws -> PostgresRow {
+        guard isEnabled else { return try pool.transaction(body) }
+        var value: PostgresRow?
+        let ticket = GroupCommitTicket(insert: insert) { connection in value = try body(connection) }
+        if let failure = run(ticket) {
+            if ticket.retriesAlone || (failure as? StoreError) == .serializationFailure {
+                return try pool.transaction(body)
+            }
+            throw failure
+        }
+        guard let row = ticket.row ?? value else { preconditionFailure("a committed create left no row") }
+        return row
+    }
+
     /// Submits `ticket` and returns its outcome once its group is done.
     private func run(_ ticket: GroupCommitTicket) -> (any Error)? {
         switch state.withLock({ $0.submitted(ticket) }) {
@@ -85,12 +101,53 @@ final class GroupCommitter: Sendable {
     /// Commits `group` on this thread (the first ticket's), hands the commit slot to the next
     /// group, then wakes the group's other writers with their outcomes.
     private func commit(_ group: [GroupCommitTicket]) {
-        let failures = pool.commitTogether(group.map(\.work))
-        for (ticket, failure) in zip(group, failures) { ticket.failure = failure }
+        let inserting = group.filter { $0.insert != nil }
+        if inserting.count < 2 {
+            let failures = pool.commitTogether(group.map(\.work))
+            for (ticket, failure) in zip(group, failures) { ticket.failure = failure }
+        } else {
+            commit(inserting: inserting, others: group.filter { $0.insert == nil })
+        }
         if case .commit(let next) = state.withLock({ $0.groupFinished() }) {
             next[0].group = next
             next[0].signal.signal()
         }
         for ticket in group.dropFirst() { ticket.signal.signal() }
+    }
+
+    /// Commits a group holding several simple creates: they are one multi-row insert (one savepoint,
+    /// one statement); the ones it does not insert run their full work, each in a nested savepoint.
+    private func commit(inserting: [GroupCommitTicket], others: [GroupCommitTicket]) {
+        var isStatementFailure = false
+        let insertAll: (PostgresConnection) throws -> Void = { connection in
+            let rows: [String: PostgresRow]
+            do {
+                rows = try GroupedInsert.insertAll(inserting.compactMap(\.insert), connection)
+            } catch {
+                isStatementFailure = true
+                throw error
+            }
+            for ticket in inserting { ticket.row = ticket.insert.flatMap { rows[$0.key] } }
+            for ticket in inserting where ticket.row == nil {
+                try connection.execute("SAVEPOINT gw_item")
+                do {
+                    try ticket.work(connection)
+                    try connection.execute("RELEASE SAVEPOINT gw_item")
+                } catch {
+                    ticket.failure = error
+                    try connection.execute("ROLLBACK TO SAVEPOINT gw_item")
+                }
+            }
+        }
+        let failures = pool.commitTogether([insertAll] + others.map(\.work))
+        for (ticket, failure) in zip(others, failures.dropFirst()) { ticket.failure = failure }
+        if let failure = failures[0] {
+            // A failed statement undid every row of it (run each again alone); a failed commit,
+            // whose outcome may be unknown, is reported as it is.
+            for ticket in inserting {
+                ticket.failure = failure
+                ticket.retriesAlone = isStatementFailure
+            }
+        }
     }
 }
