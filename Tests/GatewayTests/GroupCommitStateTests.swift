@@ -114,3 +114,24 @@ extension GroupCommitStateTests {
         #expect(state.groupsStarted == 3 && state.writesStarted == 4)
     }
 }
+
+/// `GROUP_COMMIT*` settings: off by default, switched and bounded as documented.
+@Suite struct GroupCommitConfigurationTests {
+    @Test func groupCommitIsOffByDefaultAndSwitchedOnByItsVariable() throws {
+        #expect(try GatewayConfiguration.load(environment: [:], arguments: []).groupCommit.isEnabled == false)
+        let on = try GatewayConfiguration.load(
+            environment: ["GROUP_COMMIT": "on", "GROUP_COMMIT_MAX_BATCH": "60", "GROUP_COMMIT_IN_FLIGHT": "3"],
+            arguments: [])
+        #expect(on.groupCommit.isEnabled)
+        #expect(on.groupCommit.limits.maxBatch == 60 && on.groupCommit.limits.maxInFlight == 3)
+        #expect(try GatewayConfiguration.load(environment: ["GROUP_COMMIT": "off"], arguments: []).groupCommit.isEnabled == false)
+    }
+
+    @Test(arguments: [("GROUP_COMMIT_MAX_BATCH", "0"), ("GROUP_COMMIT_MAX_BATCH", "61"),
+                      ("GROUP_COMMIT_IN_FLIGHT", "0"), ("GROUP_COMMIT_IN_FLIGHT", "x")])
+    func outOfRangeGroupCommitSettingsAreRefused(name: String, value: String) {
+        #expect(throws: GatewayConfiguration.ConfigurationError.self) {
+            try GatewayConfiguration.load(environment: [name: value], arguments: [])
+        }
+    }
+}

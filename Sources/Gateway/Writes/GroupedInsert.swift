@@ -5,14 +5,18 @@ import PostgresStore
 /// RETURNING` instead of a savepoint and a statement each. A create whose row that statement does
 /// not return (its custom id is taken, perhaps by an expired memory) runs its full work instead.
 struct GroupedInsert: Sendable {
+    /// The caller's tenant and environment: the row's, whatever else the group holds.
     var orgID: String
     var env: String
+    /// The new memory's id (generated or the caller's own).
     var memoryID: String
     var text: String
     /// The metadata's JSON text, nil for `{}`.
     var metadataJSON: String?
+    /// The request that wrote it and its key's prefix (the row's audit columns).
     var requestID: String
     var keyPrefix: String
+    /// When it expires (`.never`: it does not).
     var expiry: MemoryInput.Expiry
 
     /// Inserts `inserts` in one statement; returns each inserted row by ``key``.
