@@ -36,7 +36,8 @@ struct GatewayApp {
             storage: storage,
             idempotencySweeper: IdempotencySweeper(pool: pool, retention: configuration.idempotencyRetention,
                                                    interval: configuration.idempotencySweepInterval),
-            webhooks: WebhookOutbox(), deliverer: WebhookDeliverer(pool: pool, configuration: configuration.webhooks))
+            webhooks: WebhookOutbox(), writes: GroupCommitter(pool: pool, configuration: configuration.groupCommit),
+            deliverer: WebhookDeliverer(pool: pool, configuration: configuration.webhooks))
         // Bind first: a port in use fails here, before any background thread exists.
         let server = try HTTPServer(configuration: configuration.http,
                                     handler: GatewayHandler(router: Routes.make(), services: services))

@@ -49,6 +49,9 @@ struct GatewayConfiguration: Sendable {
     var expirySweep = MemorySweeper.Configuration()
     /// Webhook deliveries (`WEBHOOK_*`).
     var webhooks = WebhookConfiguration()
+    /// Group commit of memory writes (`GROUP_COMMIT` on/off, `GROUP_COMMIT_MAX_BATCH`,
+    /// `GROUP_COMMIT_IN_FLIGHT`).
+    var groupCommit = GroupCommitter.Configuration()
 
     enum ConfigurationError: Error, CustomStringConvertible {
         case invalid(String, String)
@@ -116,6 +119,14 @@ struct GatewayConfiguration: Sendable {
         }
         if let limits = values["GATEWAY_RATE_LIMITS"], !limits.isEmpty {
             configuration.isRateLimiting = !["0", "false", "off", "no"].contains(limits.lowercased())
+        }
+        if let grouping = values["GROUP_COMMIT"], !grouping.isEmpty {
+            configuration.groupCommit.isEnabled = !["0", "false", "off", "no"].contains(grouping.lowercased())
+        }
+        // At most 60 writes a group: each is a savepoint, and a backend caches 64 subtransactions.
+        if let batch = try integer("GROUP_COMMIT_MAX_BATCH", 1...60) { configuration.groupCommit.limits.maxBatch = batch }
+        if let inFlight = try integer("GROUP_COMMIT_IN_FLIGHT", 1...64) {
+            configuration.groupCommit.limits.maxInFlight = inFlight
         }
         if let flush = try integer("USAGE_FLUSH_MS", 10...60_000) { configuration.usageFlushInterval = .milliseconds(flush) }
         if let wait = try integer("DB_POOL_WAIT_MS", 1...60_000) { configuration.poolWait = .milliseconds(wait) }

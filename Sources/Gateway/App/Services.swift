@@ -16,6 +16,8 @@ struct Services: Sendable {
     let idempotencySweeper: IdempotencySweeper
     /// The webhook outbox: `record` inside a change's transaction.
     let webhooks: WebhookOutbox
+    /// Group commit of memory writes (creates, updates, batch imports).
+    let writes: GroupCommitter
     /// Delivers what the outbox holds, on its own threads.
     let deliverer: WebhookDeliverer
 }

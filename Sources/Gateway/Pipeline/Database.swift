@@ -23,6 +23,9 @@ final class Database {
         self.connection = connection
     }
 
+    /// Whether statements run inside a transaction the caller opened (an idempotent request's).
+    var isBound: Bool { connection != nil }
+
     /// `prepared: false`: planned for these parameters every time (see `PostgresConnection.query`).
     @discardableResult
     func query(_ sql: String, _ parameters: [PostgresValue] = [], prepared: Bool = true) throws -> PostgresRows {
@@ -32,6 +35,15 @@ final class Database {
 
     func transaction<T>(isolation: IsolationLevel = .readCommitted, _ body: (PostgresConnection) throws -> T) throws -> T {
         guard let connection else { return try pool.transaction(isolation: isolation, body) }
+        return try savepoint(on: connection) { try body(connection) }
+    }
+
+    /// A write's transaction: bound to a connection, a savepoint of the outer transaction (as
+    /// ``transaction(isolation:_:)``); otherwise one write of a group sharing its commit (and WAL
+    /// flush) with concurrent writes through `committer` (see `GroupCommitter`). `body` must be safe
+    /// to run twice.
+    func writeTransaction<T>(_ committer: GroupCommitter, _ body: @escaping (PostgresConnection) throws -> T) throws -> T {
+        guard let connection else { return try committer.transaction(body) }
         return try savepoint(on: connection) { try body(connection) }
     }
 

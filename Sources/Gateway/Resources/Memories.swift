@@ -32,32 +32,47 @@ enum Memories {
         ] + (input.expiry ?? .never).parameters
         let taken = APIError.conflict("a memory with id '\(memoryID)' already exists")
         let webhooks = context.services.webhooks
-        let isSubscribed = try webhooks.isSubscribed(context.pool, orgID: principal.orgID, env: principal.env,
-                                                     type: WebhookEvent.memoryCreated)
-        if input.spaceID == nil, !(principal.hardQuota && principal.isLive), !isSubscribed {
-            // Nothing else to do: one statement, one round trip. A taken custom id may belong to
-            // an expired memory not swept yet: then the transaction below frees it first.
+        let writes = context.services.writes
+        let isSimple = try input.spaceID == nil && !(principal.hardQuota && principal.isLive)
+            && !webhooks.isSubscribed(context.pool, orgID: principal.orgID, env: principal.env,
+                                      type: WebhookEvent.memoryCreated)
+        if !writes.isEnabled, isSimple {
+            // Nothing else to do: one statement, one round trip, its own commit. A taken custom id
+            // may belong to an expired memory not swept yet: then the transaction below frees it.
             if let row = try context.pool.query(insert, parameters).first { return created(MemoryRow(row)) }
             if input.memoryID == nil { throw taken }
         }
-        let memory = try context.pool.transaction { connection in
-            if input.memoryID != nil {
-                let expired = try MemoryExpiry.deleteExpired(connection, principal: principal, memoryIDs: [memoryID])
-                try MemoryExpiry.recordDeleted(expired, connection, webhooks: webhooks)
-            }
+        // Grouped with concurrent writes: this create's statements run in its own savepoint of a
+        // shared transaction, and it is answered once that commits.
+        let work = { (connection: PostgresConnection) throws -> PostgresRow in
             try MemoryWrites.reserveQuota(connection, principal: principal, adding: 1)
             if let spaceID = input.spaceID {
                 try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID)
             }
-            let rows = try connection.query(insert, parameters)
+            var rows = try connection.query(insert, parameters)
+            if rows.isEmpty, input.memoryID != nil {
+                // The id may be held by an expired memory not swept yet: free it and try again.
+                let expired = try MemoryExpiry.deleteExpired(connection, principal: principal, memoryIDs: [memoryID])
+                if !expired.isEmpty {
+                    try MemoryExpiry.recordDeleted(expired, connection, webhooks: webhooks)
+                    rows = try connection.query(insert, parameters)
+                }
+            }
             // A taken id writes nothing: roll back the space made on first use too.
             guard let row = rows.first else { throw taken }
-            let memory = MemoryRow(row)
             try webhooks.record(connection, orgID: principal.orgID, env: principal.env, type: WebhookEvent.memoryCreated,
-                                data: .object(memory.json))
-            return memory
+                                data: .object(MemoryRow(row).json))
+            return row
         }
-        return created(memory)
+        if writes.isEnabled, isSimple, !context.pool.isBound {
+            // Nothing but the row: one row of the group's multi-row insert.
+            let insert = GroupedInsert(
+                orgID: principal.orgID, env: principal.env, memoryID: memoryID, text: input.text,
+                metadataJSON: input.metadataJSON, requestID: context.request.requestID, keyPrefix: principal.keyPrefix,
+                expiry: input.expiry ?? .never)
+            return created(MemoryRow(try writes.create(insert, work)))
+        }
+        return created(MemoryRow(try context.pool.writeTransaction(writes, work)))
     }
 
     /// `GET /v1/memories/{id}`, with `as_of`: the version with `valid_from ≤ as_of < superseded_at`
@@ -125,7 +140,7 @@ enum Memories {
         // The new version's text when it changes (an unchanged text is not known here without a read).
         try MemoryWrites.reserveStorage(context, adding: (text?.utf8.count ?? 0) + (metadata?.utf8.count ?? 2))
 
-        let memory = try context.pool.transaction { connection -> MemoryRow in
+        let memory = try context.pool.writeTransaction(context.services.writes) { connection -> MemoryRow in
             let key: [PostgresValue] = [.text(principal.orgID), .text(principal.env), .text(memoryID)]
             let locked = try connection.query(
                 "SELECT 1 FROM memories m WHERE org_id = $1 AND env = $2 AND memory_id = $3 AND \(MemoryObject.isLive())"

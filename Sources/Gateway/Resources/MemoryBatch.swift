@@ -81,7 +81,8 @@ enum MemoryBatch {
         while true {
             attempt += 1
             do {
-                outcome = try context.pool.transaction { connection in
+                // One write of a group: the import shares its commit with concurrent writes.
+                outcome = try context.pool.writeTransaction(context.services.writes) { connection in
                     try write(items, policy: policy, connection: connection, context: context)
                 }
                 break
