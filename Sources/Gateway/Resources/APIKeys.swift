@@ -208,6 +208,8 @@ enum APIKeys {
             try recordEvent(context, connection, WebhookEvent.apiKeyRevoked, keyID: keyID)
             return updated.first?.string(0) ?? ""
         }
+        // This instance at once (its next request must see the change); others on the NOTIFY.
+        context.services.admission.changed(orgID: principal.orgID)
         var data = JSONObject()
         data["id"] = .string(keyID)
         data["revoked_at"] = .string(revokedAt)
@@ -258,6 +260,7 @@ enum APIKeys {
                             extra: [("rotated_from", .object(JSONObject([("id", .string(keyID))])))])
             return (created.key, created.object, expired.first?.string(0) ?? "")
         }
+        context.services.admission.changed(orgID: principal.orgID)
         var object = result.object
         object["rotated_from"] = .object(JSONObject([("id", .string(keyID)), ("expires_at", .string(result.oldExpiresAt))]))
         var replay = object
