@@ -53,7 +53,7 @@ struct GatewayApp {
                 }
                 services.admission.changedAll()
             },
-            onListening: { services.admission.listening() },
+            onListening: { if configuration.isCachingKeys { services.admission.listening() } },
             onLost: { services.admission.lostListener() },
             onReconnect: {
                 services.admission.forgetThrottled()
