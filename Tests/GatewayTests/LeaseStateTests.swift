@@ -81,4 +81,20 @@ import Testing
         let result8 = lease.request(now: start)
         #expect(result8 == .fetch(want: 1, giveBack: nil))
     }
+
+    @Test func aLeaseSpentOnlyLateKeepsItsSizeAndTokensLeftAtExpiryAreCounted() {
+        var lease = LeaseState(orgID: "a", limit: 2_400)
+        _ = lease.request(now: start)
+        lease.granted(1, keyTat: nil, tenantTat: nil, remaining: 10, resetSeconds: 1, now: start)
+        let late = start + LeaseState.expiry * 0.75
+        let kept = lease.request(now: late)
+        #expect(kept == .fetch(want: 1, giveBack: nil))
+        lease.granted(1, keyTat: nil, tenantTat: nil, remaining: 10, resetSeconds: 1, now: late)
+        let grown = lease.request(now: late + .milliseconds(1))
+        #expect(grown == .fetch(want: 2, giveBack: nil))
+        lease.granted(2, keyTat: 1, tenantTat: 2, remaining: 10, resetSeconds: 1, now: late)
+        let expired = lease.request(now: late + LeaseState.expiry)
+        #expect(expired == .fetch(want: 1, giveBack: .init(tokens: 1, keyTat: 1, tenantTat: 2)))
+        #expect(lease.expiredTokens == 1)
+    }
 }

@@ -43,6 +43,9 @@ struct LeaseState: Sendable {
     private(set) var tokens = 0
     private(set) var nextWant = 1
     private(set) var isFetching = false
+    /// Tokens left in leases when they expired (offered back with the next lease; lost if the
+    /// bucket moved meanwhile): the under-admission leasing caused on this key, at most.
+    private(set) var expiredTokens = 0
     private var expiresAt: ContinuousClock.Instant?
     /// Tokens admitted from the current lease (for shrinking the next one).
     private var used = 0
@@ -72,9 +75,12 @@ struct LeaseState: Sendable {
             if tokens > 0 {
                 // Expired with tokens left: the traffic was smaller than the lease.
                 if let tenantTat { giveBack = GiveBack(tokens: min(tokens, grantSize), keyTat: keyTat, tenantTat: tenantTat) }
+                expiredTokens += tokens
                 nextWant = max(1, min(maximum, used))
-            } else if now < expiresAt {
-                nextWant = min(maximum, nextWant * 2)  // spent before it expired: grow
+            } else if now < expiresAt - Self.expiry / 2 {
+                // Spent within half its time: grow. (Spent later: keep the size, so steady traffic
+                // does not grow leases until they expire with tokens left.)
+                nextWant = min(maximum, nextWant * 2)
             }
         }
         drop()
