@@ -5,11 +5,11 @@
 /// one token each. Every admitted request has had its token taken from both buckets, so N
 /// instances together never admit more than one would. What leasing can cost is under-admission:
 /// tokens left in a lease when it expires. They are given back with the next lease of the key
-/// (exactly, if nobody took from the bucket since), else they are lost; either way at most
-/// ``maximum`` − 1 per key and instance at a time.
+/// (exactly, if nobody took from the bucket since), else they are lost (``expiredTokens``); a live
+/// lease holds at most ``maximum`` − 1 per key and instance.
 ///
 /// The lease size adapts: it starts at 1 (today's exact per-request decision), doubles while
-/// leases are spent before they expire, and shrinks to what was used when one expires with
+/// leases are spent within half their time, and shrinks to what was used when one expires with
 /// tokens left. ``maximum`` follows the limit (``maximumLease(limit:)``): a 10/min key stays at 1.
 struct LeaseState: Sendable {
     /// What the caller must do for a request.
