@@ -1,3 +1,4 @@
+import Auth
 import Foundation
 import PostgresStore
 import Synchronization
@@ -105,5 +106,34 @@ import Testing
         #expect(stranded <= held + expired)
         print("lease stranding at \(limit)/min, \(tokens) in the bucket: taken \(taken), admitted \(admitted), "
               + "stranded \(stranded), held \(held), left in expired leases \(expired)")
+    }
+
+    /// gw_lease's give-back: exact while the bucket's time is still the one the lease left,
+    /// nothing once anybody took a token since (then it could hand out credit twice).
+    @Test func unusedTokensAreGivenBackOnlyWhileNobodyTookFromTheBucketSince() throws {
+        let gateway = UsageGateways.first
+        let tenant = try gateway.createTenant(plan: "professional")  // 300/min: T = 200 ms
+        let key = try gateway.createKey(admin: tenant.key, scopes: ["read"])
+        let pool = gateway.running.services.pool
+        let hash = APIKeyMaterial.hash(key.key)
+        let period: Int64 = 200_000
+        func lease(want: Int, back: Int, tat: Int64?) throws -> (granted: Int64, tat: Int64?) {
+            let rows = try pool.query(
+                "SELECT granted, tenant_tat FROM gw_lease($1, NULL, true, $2::integer, $3::integer, NULL, $4::bigint)",
+                [.bytea(hash), .int(Int64(want)), .int(Int64(back)), tat.map { .int($0) } ?? .null])
+            return (rows.first?.int(0) ?? -1, rows.first?.int(1))
+        }
+        let first = try lease(want: 10, back: 0, tat: nil)
+        #expect(first.granted == 10)
+        let leased = try #require(first.tat)
+        #expect(try tat(tenant.orgID, bucket: "*live") == leased)
+        // Someone took a token since: the give-back against the lease's time does nothing.
+        #expect(try lease(want: 1, back: 0, tat: nil).granted == 1)
+        #expect(try tat(tenant.orgID, bucket: "*live") == leased + period)
+        #expect(try lease(want: 1, back: 4, tat: leased).granted == 1)
+        #expect(try tat(tenant.orgID, bucket: "*live") == leased + 2 * period)
+        // Against the bucket's current time: exactly four tokens come back (then one is taken).
+        #expect(try lease(want: 1, back: 4, tat: leased + 2 * period).granted == 1)
+        #expect(try tat(tenant.orgID, bucket: "*live") == leased + 2 * period - 4 * period + period)
     }
 }
