@@ -3,11 +3,13 @@ import Glibc
 import PostgresStore
 import Synchronization
 
-/// Authenticates a key and applies the limiter in one round trip (`gw_admit`), and remembers
-/// refused keys locally so a client that hammers never reaches PostgreSQL: rate-limit and monthly
-/// quota refusals until their retry time, storage quota refusals of writes while the tenant's
-/// storage figure stays at or over its quota. Any change to keys, tenants or limits (a
-/// notification) forgets them all.
+/// Authenticates a key and applies the limiter: locally for a cached key (``KeyCache``: expiry,
+/// suspension) with a live lease of rate-limit tokens (``Leases``), else in one round trip
+/// (`gw_lease`, which also refills the lease and the cache). Remembers refused keys locally so a
+/// client that hammers never reaches PostgreSQL: rate-limit and monthly quota refusals until their
+/// retry time, storage quota refusals of writes while the tenant's storage figure stays at or over
+/// its quota. A change to a tenant's keys, plan or limits (a notification) forgets its cached
+/// keys, leases and refusals.
 final class Admission: Sendable {
     enum Outcome: Sendable {
         /// Admitted; `fusedRow` holds the fused operation's columns from `Admission.fusedOffset` on.
