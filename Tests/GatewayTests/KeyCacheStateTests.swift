@@ -76,4 +76,17 @@ import Testing
         #expect(state.count == 3)
         #expect(state.lookup([9], nowMicros: 0).0 == .hit)  // the newest is kept
     }
+
+    @Test func anEntryOlderThanItsMaximumAgeIsAskedAgainWhateverTheNotifications() {
+        var state = KeyCacheState(capacity: 10)
+        state.listening()
+        let filled = ContinuousClock.now
+        state.fill([1], Self.key("a"), ticket: state.ticket(), at: filled)
+        state.fill([2], Self.key("b", expires: 1_000), ticket: state.ticket(), at: filled)
+        #expect(state.lookup([1], nowMicros: 0, now: filled + KeyCacheState.maximumAge / 2).0 == .hit)
+        #expect(state.lookup([1], nowMicros: 0, now: filled + KeyCacheState.maximumAge).0 == .miss)
+        // An expired key is refused locally for longer (expiry only moves by an edit, which notifies).
+        #expect(state.lookup([2], nowMicros: 2_000, now: filled + KeyCacheState.maximumAge * 2).0 == .expired)
+        #expect(state.lookup([2], nowMicros: 2_000, now: filled + KeyCacheState.expiredAnsweredFor).0 == .miss)
+    }
 }

@@ -194,6 +194,7 @@ final class Admission: Sendable {
                         giveBack: LeaseState.GiveBack?, now: ContinuousClock.Instant) throws -> Decision {
         // Taken before the lookup: an invalidation while it runs keeps its answer out of the cache.
         let ticket = keys.ticket()
+        let asked = ContinuousClock.now
         databaseDecisions.add(1, ordering: .relaxed)
         let admission: [PostgresValue] = [
             .bytea(hash), clientAddress.isEmpty ? .null : .text(clientAddress), .bool(isLimiting && isLimited),
@@ -246,7 +247,7 @@ final class Admission: Sendable {
         keys.fill(hash, CachedKey(
             principal: principal, expiresAtMicros: row.int(15), isSuspended: row.bool(16) ?? (outcome == "suspended"),
             hasAllowedIPs: row.bool(17) ?? true, effectiveLimit: Int(clamping: row.int(20) ?? 1),
-            isCounted: principal.hardQuota && principal.isLive), ticket: ticket)
+            isCounted: principal.hardQuota && principal.isLive), ticket: ticket, at: asked)
         switch outcome {
         case "suspended": return Decision(outcome: .suspended)
         case "ip_not_allowed": return Decision(outcome: .ipNotAllowed)

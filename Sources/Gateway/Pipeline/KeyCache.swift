@@ -22,8 +22,8 @@ final class KeyCache: Sendable {
     func invalidateAll() { state.withLock { $0.invalidateAll() } }
     func ticket() -> UInt64? { state.withLock { $0.ticket() } }
 
-    func fill(_ hash: [UInt8], _ key: CachedKey, ticket: UInt64?) {
-        state.withLock { _ = $0.fill(hash, key, ticket: ticket) }
+    func fill(_ hash: [UInt8], _ key: CachedKey, ticket: UInt64?, at filledAt: ContinuousClock.Instant) {
+        state.withLock { _ = $0.fill(hash, key, ticket: ticket, at: filledAt) }
     }
 
     func refresh(_ hash: [UInt8], rateLimit: RateLimitState) {

@@ -13,6 +13,8 @@ struct CachedKey: Sendable {
     var effectiveLimit: Int
     /// Counted against a hard monthly quota on every admission (exact, never leased).
     var isCounted: Bool
+    /// When PostgreSQL was asked (set by ``KeyCacheState/fill(_:_:ticket:at:)``).
+    var filledAt: ContinuousClock.Instant = .now
 }
 
 /// The per-instance key cache as a state machine: key hash → ``CachedKey``, on only while the
@@ -30,6 +32,13 @@ struct KeyCacheState: Sendable {
 
     /// Entries past this many evict an arbitrary one per fill (a bound, not an LRU).
     let capacity: Int
+    /// A backstop for a notification lost without the listener noticing (a network path that died
+    /// silently): an entry older than this is asked again, so a revoked key is refused within 1 s
+    /// whatever happens to NOTIFY. A key with traffic refreshes its entry with each lease anyway.
+    static let maximumAge: Duration = .milliseconds(750)
+    /// How long a cached key past its `expires_at` is refused without asking (expiry only moves
+    /// by an edit, which notifies; this bounds a lost notification of an extension).
+    static let expiredAnsweredFor: Duration = .seconds(60)
     private(set) var isListening = false
     private(set) var generation: UInt64 = 0
     private var entries: [[UInt8]: CachedKey] = [:]
@@ -73,12 +82,16 @@ struct KeyCacheState: Sendable {
 
     /// Stores `key` under `hash` if nothing was invalidated since `ticket` was taken; returns
     /// whether it was stored.
+    /// `at`: when the lookup that found `key` was sent.
     @discardableResult
-    mutating func fill(_ hash: [UInt8], _ key: CachedKey, ticket: UInt64?) -> Bool {
+    mutating func fill(_ hash: [UInt8], _ key: CachedKey, ticket: UInt64?,
+                       at filledAt: ContinuousClock.Instant = .now) -> Bool {
         guard isListening, let ticket, ticket == generation else { return false }
         if entries[hash] == nil, entries.count >= capacity, let victim = entries.keys.first {
             entries[victim] = nil
         }
+        var key = key
+        key.filledAt = filledAt
         entries[hash] = key
         return true
     }
@@ -88,10 +101,13 @@ struct KeyCacheState: Sendable {
         entries[hash]?.principal.rateLimit = rateLimit
     }
 
-    /// The cached key of `hash` at wall-clock time `nowMicros`.
-    func lookup(_ hash: [UInt8], nowMicros: Int64) -> (Lookup, CachedKey?) {
+    /// The cached key of `hash` at wall-clock time `nowMicros` (monotonic time `now`).
+    func lookup(_ hash: [UInt8], nowMicros: Int64, now: ContinuousClock.Instant = .now) -> (Lookup, CachedKey?) {
         guard isListening, let key = entries[hash] else { return (.miss, nil) }
-        if let expires = key.expiresAtMicros, expires <= nowMicros { return (.expired, key) }
-        return (.hit, key)
+        let age = now - key.filledAt
+        if let expires = key.expiresAtMicros, expires <= nowMicros {
+            return age < Self.expiredAnsweredFor ? (.expired, key) : (.miss, nil)
+        }
+        return age < Self.maximumAge ? (.hit, key) : (.miss, nil)
     }
 }
