@@ -59,6 +59,8 @@ extension PostgresConnection {
 
     /// The socket to wait on for notifications.
     var socketDescriptor: Int32 { PQsocket(handle) }
+    /// The server process serving this connection.
+    var backendProcessID: Int32 { PQbackendPID(handle) }
 
     /// Reads what arrived on the socket and returns the notifications received.
     /// - Throws: ``StoreError/unavailable(_:)`` when the connection is lost.

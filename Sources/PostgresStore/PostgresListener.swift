@@ -8,7 +8,9 @@ import Synchronization
 /// After losing the connection it reconnects with exponential backoff, listens again, then calls
 /// `onReconnect`: notifications sent meanwhile were missed, so caches they keep fresh must be flushed.
 /// `onReconnect` is also called when the first connection succeeds only after failed attempts.
-/// Callbacks run on the listener's thread, one at a time; they must not block for long.
+/// `onListening` is called each time it listens (before `onReconnect`), `onLost` as soon as it
+/// notices the connection is gone (a terminated backend closes the socket, which wakes the poll at
+/// once), so a cache can stay off while notifications could be missed. Callbacks run on the listener's thread, one at a time; they must not block for long.
 public final class PostgresListener: Sendable {
     /// Backoff between connection attempts: doubles from the first value up to the second.
     static let initialBackoff: Duration = .milliseconds(100)
@@ -22,17 +24,28 @@ public final class PostgresListener: Sendable {
     private let channels: [String]
     private let onNotification: @Sendable (_ channel: String, _ payload: String) -> Void
     private let onReconnect: @Sendable () -> Void
+    private let onListening: @Sendable () -> Void
+    private let onLost: @Sendable () -> Void
     private let current = Mutex<ListenerRun?>(nil)
 
     public init(
         connectionString: String, channels: [String],
         onNotification: @escaping @Sendable (_ channel: String, _ payload: String) -> Void,
+        onListening: @escaping @Sendable () -> Void = {},
+        onLost: @escaping @Sendable () -> Void = {},
         onReconnect: @escaping @Sendable () -> Void
     ) {
         self.connectionString = connectionString
         self.channels = channels
         self.onNotification = onNotification
+        self.onListening = onListening
+        self.onLost = onLost
         self.onReconnect = onReconnect
+    }
+
+    /// The process id of the listening connection's backend (tests terminate it), nil between connections.
+    public var backendProcessID: Int32? {
+        current.withLock { $0?.backendProcessID.load(ordering: .acquiring) }.flatMap { $0 == 0 ? nil : $0 }
     }
 
     deinit {
@@ -52,10 +65,12 @@ public final class PostgresListener: Sendable {
         let channels = channels
         let onNotification = onNotification
         let onReconnect = onReconnect
+        let onListening = onListening
+        let onLost = onLost
         let thread = Thread {
             Self.listen(
                 run: run, connectionString: connectionString, channels: channels,
-                onNotification: onNotification, onReconnect: onReconnect)
+                onNotification: onNotification, onListening: onListening, onLost: onLost, onReconnect: onReconnect)
         }
         thread.name = "postgres-listener"
         thread.start()
@@ -78,7 +93,8 @@ public final class PostgresListener: Sendable {
     /// The thread's loop: connect and listen, wait for notifications, reconnect after a loss.
     private static func listen(
         run: ListenerRun, connectionString: String, channels: [String],
-        onNotification: @Sendable (String, String) -> Void, onReconnect: @Sendable () -> Void
+        onNotification: @Sendable (String, String) -> Void, onListening: @Sendable () -> Void,
+        onLost: @Sendable () -> Void, onReconnect: @Sendable () -> Void
     ) {
         run.markCurrentThread()
         defer { run.finished.signal() }
@@ -100,9 +116,13 @@ public final class PostgresListener: Sendable {
                 continue
             }
             backoff = initialBackoff
+            run.backendProcessID.store(connection.backendProcessID, ordering: .releasing)
+            onListening()
             if hasFailed { onReconnect() }
             hasFailed = true  // from now on, any new connection follows a loss
             waitForNotifications(on: connection, run: run, onNotification: onNotification)
+            run.backendProcessID.store(0, ordering: .releasing)
+            if !run.isStopRequested { onLost() }
         }
     }
 
@@ -119,6 +139,7 @@ public final class PostgresListener: Sendable {
                 return
             }
             guard ready > 0 else { continue }
+            if descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return }
             do throws(StoreError) {
                 for notification in try connection.consumeNotifications() {
                     onNotification(notification.channel, notification.payload)
@@ -145,6 +166,8 @@ public final class PostgresListener: Sendable {
 /// One run of a listener thread: its stop flag and completion signal.
 private final class ListenerRun: Sendable {
     private let stopRequested = Atomic<Bool>(false)
+    /// The listening connection's backend process id, 0 between connections.
+    let backendProcessID = Atomic<Int32>(0)
     private let thread = Mutex<pthread_t?>(nil)
     let finished = DispatchSemaphore(value: 0)
 

@@ -11,6 +11,8 @@ enum UsageGateways {
         do { return try TestGateway() } catch { fatalError("gateway did not start: \(error)") }
     }()
 
+    static var both: [TestGateway] { [first, second] }
+
     /// A gateway's client by index (even: first, odd: second).
     static func client(_ index: Int) -> TestHTTPClient {
         (index % 2 == 0 ? first : second).client()

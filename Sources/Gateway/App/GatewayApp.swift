@@ -47,12 +47,15 @@ struct GatewayApp {
             onNotification: { channel, payload in
                 if channel == WebhookOutbox.deliveryChannel { return services.deliverer.wake() }
                 if payload.hasPrefix(WebhookOutbox.notificationPrefix) { return services.webhooks.handleNotification(payload) }
-                // `key:<org>` / `tenant:<org>`: only that tenant's remembered refusals can be stale.
+                // `key:<org>` / `tenant:<org>`: only that tenant's cached keys, leases and remembered
+                // refusals can be stale; anything else (`plans`) may touch every tenant.
                 if let colon = payload.firstIndex(of: ":") {
-                    return services.admission.forgetThrottled(orgID: String(payload[payload.index(after: colon)...]))
+                    return services.admission.changed(orgID: String(payload[payload.index(after: colon)...]))
                 }
-                services.admission.forgetThrottled()
+                services.admission.changedAll()
             },
+            onListening: { if configuration.isCachingKeys { services.admission.listening() } },
+            onLost: { services.admission.lostListener() },
             onReconnect: {
                 services.admission.forgetThrottled()
                 services.webhooks.invalidateAll()

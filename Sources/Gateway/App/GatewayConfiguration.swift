@@ -29,6 +29,9 @@ struct GatewayConfiguration: Sendable {
     var usageFlushInterval: Duration = .milliseconds(500)
     /// false disables the rate limiter and quotas: for measuring their cost in benchmarks only.
     var isRateLimiting = true
+    /// false: no key cache and no leases, every request decided in PostgreSQL (as before issue 15);
+    /// for side-by-side benchmarks (`GATEWAY_KEY_CACHE=off`).
+    var isCachingKeys = true
     /// How long a request waits for a database connection before 503.
     var poolWait: Duration = .seconds(2)
     /// PostgreSQL cancels a statement running longer; a server silent for 2 s more is given up as
@@ -127,6 +130,9 @@ struct GatewayConfiguration: Sendable {
         if let batch = try integer("GROUP_COMMIT_MAX_BATCH", 1...60) { configuration.groupCommit.limits.maxBatch = batch }
         if let inFlight = try integer("GROUP_COMMIT_IN_FLIGHT", 1...64) {
             configuration.groupCommit.limits.maxInFlight = inFlight
+        }
+        if let cache = values["GATEWAY_KEY_CACHE"], !cache.isEmpty {
+            configuration.isCachingKeys = !["0", "false", "off", "no"].contains(cache.lowercased())
         }
         if let flush = try integer("USAGE_FLUSH_MS", 10...60_000) { configuration.usageFlushInterval = .milliseconds(flush) }
         if let wait = try integer("DB_POOL_WAIT_MS", 1...60_000) { configuration.poolWait = .milliseconds(wait) }

@@ -1,12 +1,15 @@
 import Auth
+import Glibc
 import PostgresStore
 import Synchronization
 
-/// Authenticates a key and applies the limiter in one round trip (`gw_admit`), and remembers
-/// refused keys locally so a client that hammers never reaches PostgreSQL: rate-limit and monthly
-/// quota refusals until their retry time, storage quota refusals of writes while the tenant's
-/// storage figure stays at or over its quota. Any change to keys, tenants or limits (a
-/// notification) forgets them all.
+/// Authenticates a key and applies the limiter: locally for a cached key (``KeyCache``: expiry,
+/// suspension) with a live lease of rate-limit tokens (``Leases``), else in one round trip
+/// (`gw_lease`, which also refills the lease and the cache). Remembers refused keys locally so a
+/// client that hammers never reaches PostgreSQL: rate-limit and monthly quota refusals until their
+/// retry time, storage quota refusals of writes while the tenant's storage figure stays at or over
+/// its quota. A change to a tenant's keys, plan or limits (a notification) forgets its cached
+/// keys, leases and refusals.
 final class Admission: Sendable {
     enum Outcome: Sendable {
         /// Admitted; `fusedRow` holds the fused operation's columns from `Admission.fusedOffset` on.
@@ -45,21 +48,31 @@ final class Admission: Sendable {
     /// Admission statements sent to PostgreSQL (for `/metrics`, and for tests that check a
     /// refused key stops reaching the database).
     let databaseDecisions = Atomic<Int>(0)
+    /// Requests decided without PostgreSQL from the key cache and a lease (for tests and benchmarks).
+    let localDecisions = Atomic<Int>(0)
+    /// Keys cached on this instance (on while the listener listens).
+    let keys: KeyCache
+    /// Rate-limit tokens leased by this instance.
+    let leases = Leases()
 
-    init(pool: PostgresPool, isLimiting: Bool = true, storage: StorageAccounting? = nil) {
+    init(pool: PostgresPool, isLimiting: Bool = true, storage: StorageAccounting? = nil,
+         keyCacheCapacity: Int = KeyCache.defaultCapacity) {
         self.pool = pool
+        self.keys = KeyCache(capacity: keyCacheCapacity)
         self.isLimiting = isLimiting
         self.storage = storage
     }
 
     /// The admission columns, in the order `admit` reads them.
     private static let columns = "outcome, org_id, key_id, key_prefix, environment, scopes, rate_limit, remaining, "
-        + "reset_seconds, retry_after, plan, monthly_quota, max_memories, hard_quota"
+        + "reset_seconds, retry_after, plan, monthly_quota, max_memories, hard_quota, "
+        + "granted, expires_us, suspended, has_ips, key_tat, tenant_tat, lease_limit"
     /// The same columns of the fused statement's admission CTE `a`.
     private static let fusedColumns = "a.outcome, a.org_id, a.key_id, a.key_prefix, a.environment, a.scopes, "
-        + "a.rate_limit, a.remaining, a.reset_seconds, a.retry_after, a.plan, a.monthly_quota, a.max_memories, a.hard_quota"
+        + "a.rate_limit, a.remaining, a.reset_seconds, a.retry_after, a.plan, a.monthly_quota, a.max_memories, a.hard_quota, "
+        + "a.granted, a.expires_us, a.suspended, a.has_ips, a.key_tat, a.tenant_tat, a.lease_limit"
     /// Where a fused operation's columns start in the row.
-    static let fusedOffset = 14
+    static let fusedOffset = 21
 
     /// Decides one request, doing `fused` in the same statement when given (see `FusedOperation`).
     /// If the fused statement fails, admission is decided again alone and `fusedRow` is nil.
@@ -109,21 +122,100 @@ final class Admission: Sendable {
             return .refused(error, principal)
         }
 
+        // The key cache and the lease: with a cached key and a live lease nothing is asked.
+        var want = 1
+        var giveBack: LeaseState.GiveBack?
+        var isLeaseFetch = false
+        switch keys.lookup(hash, nowMicros: Self.wallClockMicros()) {
+        case (.expired, _):
+            localDecisions.add(1, ordering: .relaxed)
+            return .invalid
+        case (.hit, let cached?):
+            if cached.isSuspended {
+                localDecisions.add(1, ordering: .relaxed)
+                return .suspended
+            }
+            guard !cached.hasAllowedIPs else { break }
+            if !(isLimiting && isLimited) {
+                localDecisions.add(1, ordering: .relaxed)
+                var principal = cached.principal
+                principal.rateLimit = RateLimitState(limit: principal.rateLimit.limit, remaining: principal.rateLimit.limit,
+                                                     resetSeconds: 0)
+                return .admitted(principal, fusedRow: nil)
+            }
+            guard !cached.isCounted, LeaseState.maximumLease(limit: cached.effectiveLimit) > 1 else { break }
+            switch leases.request(hash, orgID: cached.principal.orgID, limit: cached.effectiveLimit, now: now) {
+            case .admit(let remaining, let resetSeconds):
+                localDecisions.add(1, ordering: .relaxed)
+                var principal = cached.principal
+                principal.rateLimit.remaining = remaining
+                principal.rateLimit.resetSeconds = resetSeconds
+                return .admitted(principal, fusedRow: nil)
+            case .fetch(let wanted, let back):
+                want = wanted
+                giveBack = back
+                isLeaseFetch = true
+            case .single:
+                break
+            }
+        default:
+            break
+        }
+        do {
+            let outcome = try decide(hash: hash, hashHex: hashHex, clientAddress: clientAddress, fused: fused,
+                                     isLimited: isLimited, want: want, giveBack: giveBack, now: now)
+            if isLeaseFetch, case .admitted = outcome.outcome {
+                leases.granted(hash, outcome.granted, keyTat: outcome.keyTat, tenantTat: outcome.tenantTat,
+                               remaining: outcome.remaining, resetSeconds: outcome.resetSeconds, now: now)
+            } else if isLeaseFetch {
+                leases.refused(hash)
+            }
+            return outcome.outcome
+        } catch {
+            if isLeaseFetch { leases.refused(hash) }
+            throw error
+        }
+    }
+
+    /// A database decision and what it leased.
+    private struct Decision {
+        var outcome: Outcome
+        var granted = 0
+        var keyTat: Int64?
+        var tenantTat: Int64?
+        var remaining = 0
+        var resetSeconds = 0
+    }
+
+    /// Asks PostgreSQL (`gw_lease`: `want` tokens, after giving `giveBack` back), fills the key
+    /// cache from the answer.
+    private func decide(hash: [UInt8], hashHex: String, clientAddress: String,
+                        fused: (sql: String, parameters: [PostgresValue])?, isLimited: Bool, want: Int,
+                        giveBack: LeaseState.GiveBack?, now: ContinuousClock.Instant) throws -> Decision {
+        // Taken before the lookup: an invalidation while it runs keeps its answer out of the cache.
+        let ticket = keys.ticket()
+        let asked = ContinuousClock.now
         databaseDecisions.add(1, ordering: .relaxed)
         let admission: [PostgresValue] = [
             .bytea(hash), clientAddress.isEmpty ? .null : .text(clientAddress), .bool(isLimiting && isLimited),
         ]
+        let lease: [PostgresValue] = [
+            .int(Int64(want)), .int(Int64(giveBack?.tokens ?? 0)), giveBack?.keyTat.map { .int($0) } ?? .null,
+            giveBack.map { .int($0.tenantTat) } ?? .null,
+        ]
         var rows: PostgresRows?
         var isFused = false
         if let fused {
+            let first = 4 + fused.parameters.count
             do {
                 rows = try pool.query(
                     """
-                    WITH a AS MATERIALIZED (SELECT * FROM gw_admit($1, $2::inet, true, $3)), f AS (\(fused.sql))
+                    WITH a AS MATERIALIZED (SELECT * FROM gw_lease($1, $2::inet, $3, $\(first)::integer, $\(first + 1)::integer, $\(first + 2)::bigint, $\(first + 3)::bigint)),
+                         f AS (\(fused.sql))
                     SELECT \(Self.fusedColumns), f.*
                       FROM a LEFT JOIN f ON true
                     """,
-                    admission + fused.parameters)
+                    admission + fused.parameters + lease)
                 isFused = true
             } catch StoreError.unavailable(let reason) {
                 throw StoreError.unavailable(reason)
@@ -132,16 +224,11 @@ final class Admission: Sendable {
             }
         }
         if rows == nil {
-            rows = try pool.query("SELECT \(Self.columns) FROM gw_admit($1, $2::inet, true, $3)", admission)
+            rows = try pool.query("SELECT \(Self.columns) FROM gw_lease($1, $2::inet, $3, $4::integer, $5::integer, $6::bigint, $7::bigint)", admission + lease)
         }
-        guard let row = rows?.first, let outcome = row.string(0) else { return .invalid }
-        switch outcome {
-        case "invalid": return .invalid
-        case "suspended": return .suspended
-        case "ip_not_allowed": return .ipNotAllowed
-        default: break
-        }
-        let principal = Principal(
+        guard let row = rows?.first, let outcome = row.string(0) else { return Decision(outcome: .invalid) }
+        if outcome == "invalid" { return Decision(outcome: .invalid) }
+        var principal = Principal(
             orgID: row.string(1) ?? "",
             keyID: row.string(2) ?? "",
             keyPrefix: row.string(3) ?? "",
@@ -152,8 +239,21 @@ final class Admission: Sendable {
             maxMemories: row.int(12) ?? 0,
             hardQuota: row.bool(13) ?? false,
             rateLimit: RateLimitState(
-                limit: Int(row.int(6) ?? 0), remaining: Int(row.int(7) ?? 0), resetSeconds: Int(row.int(8) ?? 0)))
-        let retryAfter = Int(row.int(9) ?? 1)
+                limit: Int(clamping: row.int(6) ?? 0), remaining: Int(clamping: row.int(7) ?? 0),
+                resetSeconds: Int(clamping: row.int(8) ?? 0)))
+        let granted = Int(clamping: row.int(14) ?? 0)
+        // The tokens this request leaves in the lease are still this bucket's to admit.
+        if granted > 1 { principal.rateLimit.remaining = min(Int(Int32.max), principal.rateLimit.remaining + (granted - 1)) }
+        keys.fill(hash, CachedKey(
+            principal: principal, expiresAtMicros: row.int(15), isSuspended: row.bool(16) ?? (outcome == "suspended"),
+            hasAllowedIPs: row.bool(17) ?? true, effectiveLimit: Int(clamping: row.int(20) ?? 1),
+            isCounted: principal.hardQuota && principal.isLive), ticket: ticket, at: asked)
+        switch outcome {
+        case "suspended": return Decision(outcome: .suspended)
+        case "ip_not_allowed": return Decision(outcome: .ipNotAllowed)
+        default: break
+        }
+        let retryAfter = Int(clamping: row.int(9) ?? 1)
         switch outcome {
         case "rate_limited":
             let error = APIError(
@@ -161,7 +261,7 @@ final class Admission: Sendable {
                 message: "rate limit of \(principal.rateLimit.limit) requests per minute exceeded",
                 retryAfter: retryAfter, headers: [("Retry-After", String(retryAfter))])
             remember(hashHex, error: error, principal: principal, retryAfter: retryAfter, now: now)
-            return .refused(error, principal)
+            return Decision(outcome: .refused(error, principal))
         case "quota_exceeded":
             let error = APIError(
                 status: 429, code: "quota_exceeded",
@@ -170,10 +270,19 @@ final class Admission: Sendable {
             // Until the next period (asking again each minute), or until an operator raises the
             // quota (a notification).
             remember(hashHex, error: error, principal: principal, retryAfter: retryAfter, now: now)
-            return .refused(error, principal)
+            return Decision(outcome: .refused(error, principal))
         default:
-            return .admitted(principal, fusedRow: isFused ? row : nil)
+            return Decision(outcome: .admitted(principal, fusedRow: isFused ? row : nil), granted: granted,
+                            keyTat: row.int(18), tenantTat: row.int(19),
+                            remaining: Int(clamping: row.int(7) ?? 0), resetSeconds: Int(clamping: row.int(8) ?? 0))
         }
+    }
+
+    /// The wall clock in Unix microseconds (what cached `expires_at` values are compared with).
+    static func wallClockMicros() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
     }
 
     /// Remembers a refusal whose wait is `retryAfter` seconds (rounded up).
@@ -210,6 +319,32 @@ final class Admission: Sendable {
     func forgetThrottled() {
         throttled.withLock { $0.removeAll() }
         storageRefused.withLock { $0.removeAll() }
+    }
+
+    /// `orgID`'s keys, plan or limits changed (a notification): its cached keys, leases and
+    /// remembered refusals are forgotten.
+    func changed(orgID: String) {
+        keys.invalidate(orgID: orgID)
+        leases.drop(orgID: orgID)
+        forgetThrottled(orgID: orgID)
+    }
+
+    /// Something that may touch every tenant changed (a plan's limits).
+    func changedAll() {
+        keys.invalidateAll()
+        leases.dropAll()
+        forgetThrottled()
+    }
+
+    /// The listener listens: the key cache may be used.
+    func listening() {
+        keys.listening()
+    }
+
+    /// The listener lost its connection: notifications may be missed, so the key cache is
+    /// cleared and off (every request is decided in PostgreSQL) until it listens again.
+    func lostListener() {
+        keys.lost()
     }
 
     /// Forgets the remembered refusals of `orgID`'s keys (its keys, plan or limits changed).

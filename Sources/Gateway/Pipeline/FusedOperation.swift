@@ -2,16 +2,18 @@ import Auth
 import HTTPServer
 import PostgresStore
 
-/// A route's work done in the same statement as admission: one round trip instead of two on the
-/// hottest routes. The statement is
+/// A route's work done in the same statement as admission: one round trip instead of two when
+/// admission must ask PostgreSQL (a key not cached, or its lease spent; with a cached key and a
+/// live lease the route's handler runs alone, a plain read). The statement is
 ///
 /// ```sql
-/// WITH a AS MATERIALIZED (SELECT * FROM gw_admit($1, $2, true, $3)), f AS (<sql>)
+/// WITH a AS MATERIALIZED (SELECT * FROM gw_lease($1, $2, $3, <lease parameters>)), f AS (<sql>)
 /// SELECT a.<admission columns>, f.* FROM a LEFT JOIN f ON true
 /// ```
 ///
 /// so `sql` can read the admission's columns (`a.org_id`, `a.environment`, `a.key_prefix`,
-/// `a.scopes`, `a.outcome`, `a.hard_quota`) and its own parameters from `$4` on. It must do its
+/// `a.scopes`, `a.outcome`, `a.hard_quota`) and its own parameters from `$4` on (the lease's
+/// parameters follow them). It must do its
 /// work only `WHERE` ``admitted(_:)`` holds: a refused request does no work, and a key without the
 /// scope reads or writes nothing (the pipeline then answers 403 as usual). The scope is the route's
 /// own (`Routes.swift` declares it once), passed to ``prepare``.

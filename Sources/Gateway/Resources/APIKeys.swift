@@ -209,6 +209,8 @@ enum APIKeys {
             try recordEvent(context, connection, WebhookEvent.apiKeyRevoked, keyID: keyID)
             return updated.first?.string("revoked_at") ?? ""
         }
+        // This instance at once (its next request must see the change); others on the NOTIFY.
+        context.services.admission.changed(orgID: principal.orgID)
         var data = JSONObject()
         data["id"] = .string(keyID)
         data["revoked_at"] = .string(revokedAt)
@@ -261,6 +263,7 @@ enum APIKeys {
                             extra: [("rotated_from", .object(JSONObject([("id", .string(keyID))])))])
             return (created.key, created.object, expired.first?.string("expires_at") ?? "")
         }
+        context.services.admission.changed(orgID: principal.orgID)
         var object = result.object
         object["rotated_from"] = .object(JSONObject([("id", .string(keyID)), ("expires_at", .string(result.oldExpiresAt))]))
         var replay = object

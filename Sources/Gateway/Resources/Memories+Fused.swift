@@ -1,8 +1,9 @@
 import PostgresStore
 
 /// The hottest read fused into the admission statement (see `FusedOperation`): a plain
-/// `GET /v1/memories/{id}` costs one round trip in all; with a query string (`as_of`) it falls
-/// back to the handler.
+/// `GET /v1/memories/{id}` that must ask PostgreSQL about its key or lease costs one round trip in
+/// all (the lease refill and the read); with a cached key and a live lease only the read is sent
+/// (by the handler); with a query string (`as_of`) it falls back to the handler.
 ///
 /// Writes are not fused, on purpose: the admission locks the key's rate-limit row until its
 /// transaction ends, and a fused write's transaction ends with a WAL flush, so every request of

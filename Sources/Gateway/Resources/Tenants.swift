@@ -118,6 +118,8 @@ enum Tenants {
             guard let row = rows.first else { throw APIError.notFound("tenant") }
             return TenantRow(row)
         }
+        // This instance at once (its next request must see the change); others on the NOTIFY.
+        context.services.admission.changed(orgID: orgID)
         return APIResponse(json: .object(tenant.json))
     }
 }
