@@ -12,7 +12,7 @@ import Synchronization
 /// keys, leases and refusals.
 final class Admission: Sendable {
     enum Outcome: Sendable {
-        /// Admitted; `fusedRow` holds the fused operation's columns from `Admission.fusedOffset` on.
+        /// Admitted; `fusedRow` holds the fused operation's columns beside the admission's (read by name).
         case admitted(Principal, fusedRow: PostgresRow?)
         case invalid
         case suspended
@@ -62,17 +62,6 @@ final class Admission: Sendable {
         self.isLimiting = isLimiting
         self.storage = storage
     }
-
-    /// The admission columns, in the order `admit` reads them.
-    private static let columns = "outcome, org_id, key_id, key_prefix, environment, scopes, rate_limit, remaining, "
-        + "reset_seconds, retry_after, plan, monthly_quota, max_memories, hard_quota, "
-        + "granted, expires_us, suspended, has_ips, key_tat, tenant_tat, lease_limit"
-    /// The same columns of the fused statement's admission CTE `a`.
-    private static let fusedColumns = "a.outcome, a.org_id, a.key_id, a.key_prefix, a.environment, a.scopes, "
-        + "a.rate_limit, a.remaining, a.reset_seconds, a.retry_after, a.plan, a.monthly_quota, a.max_memories, a.hard_quota, "
-        + "a.granted, a.expires_us, a.suspended, a.has_ips, a.key_tat, a.tenant_tat, a.lease_limit"
-    /// Where a fused operation's columns start in the row.
-    static let fusedOffset = 21
 
     /// Decides one request, doing `fused` in the same statement when given (see `FusedOperation`).
     /// If the fused statement fails, admission is decided again alone and `fusedRow` is nil.
@@ -212,7 +201,7 @@ final class Admission: Sendable {
                     """
                     WITH a AS MATERIALIZED (SELECT * FROM gw_lease($1, $2::inet, $3, $\(first)::integer, $\(first + 1)::integer, $\(first + 2)::bigint, $\(first + 3)::bigint)),
                          f AS (\(fused.sql))
-                    SELECT \(Self.fusedColumns), f.*
+                    SELECT \(AdmissionRow.fusedSelectList), f.*
                       FROM a LEFT JOIN f ON true
                     """,
                     admission + fused.parameters + lease)
@@ -224,36 +213,26 @@ final class Admission: Sendable {
             }
         }
         if rows == nil {
-            rows = try pool.query("SELECT \(Self.columns) FROM gw_lease($1, $2::inet, $3, $4::integer, $5::integer, $6::bigint, $7::bigint)", admission + lease)
+            rows = try pool.query("SELECT \(AdmissionRow.selectList) FROM gw_lease($1, $2::inet, $3, $4::integer, $5::integer, $6::bigint, $7::bigint)", admission + lease)
         }
-        guard let row = rows?.first, let outcome = row.string(0) else { return Decision(outcome: .invalid) }
-        if outcome == "invalid" { return Decision(outcome: .invalid) }
-        var principal = Principal(
-            orgID: row.string(1) ?? "",
-            keyID: row.string(2) ?? "",
-            keyPrefix: row.string(3) ?? "",
-            environment: KeyEnvironment(rawValue: row.string(4) ?? "live") ?? .live,
-            scopes: ScopeSet.parse(row.stringArray(5) ?? []) ?? [],
-            plan: row.string(10) ?? "free",
-            monthlyQuota: row.int(11) ?? 0,
-            maxMemories: row.int(12) ?? 0,
-            hardQuota: row.bool(13) ?? false,
-            rateLimit: RateLimitState(
-                limit: Int(clamping: row.int(6) ?? 0), remaining: Int(clamping: row.int(7) ?? 0),
-                resetSeconds: Int(clamping: row.int(8) ?? 0)))
-        let granted = Int(clamping: row.int(14) ?? 0)
+        guard let row = rows?.first else { return Decision(outcome: .invalid) }
+        let decided = AdmissionRow(row)
+        guard let outcome = decided.outcome, outcome != "invalid" else { return Decision(outcome: .invalid) }
+        var principal = decided.principal
+        let granted = decided.granted
         // The tokens this request leaves in the lease are still this bucket's to admit.
         if granted > 1 { principal.rateLimit.remaining = min(Int(Int32.max), principal.rateLimit.remaining + (granted - 1)) }
         keys.fill(hash, CachedKey(
-            principal: principal, expiresAtMicros: row.int(15), isSuspended: row.bool(16) ?? (outcome == "suspended"),
-            hasAllowedIPs: row.bool(17) ?? true, effectiveLimit: Int(clamping: row.int(20) ?? 1),
-            isCounted: principal.hardQuota && principal.isLive), ticket: ticket, at: asked)
+            principal: principal, expiresAtMicros: decided.expiresAtMicros,
+            isSuspended: decided.isSuspended ?? (outcome == "suspended"), hasAllowedIPs: decided.hasAllowedIPs ?? true,
+            effectiveLimit: decided.leaseLimit, isCounted: principal.hardQuota && principal.isLive),
+            ticket: ticket, at: asked)
         switch outcome {
         case "suspended": return Decision(outcome: .suspended)
         case "ip_not_allowed": return Decision(outcome: .ipNotAllowed)
         default: break
         }
-        let retryAfter = Int(clamping: row.int(9) ?? 1)
+        let retryAfter = decided.retryAfter
         switch outcome {
         case "rate_limited":
             let error = APIError(
@@ -273,8 +252,9 @@ final class Admission: Sendable {
             return Decision(outcome: .refused(error, principal))
         default:
             return Decision(outcome: .admitted(principal, fusedRow: isFused ? row : nil), granted: granted,
-                            keyTat: row.int(18), tenantTat: row.int(19),
-                            remaining: Int(clamping: row.int(7) ?? 0), resetSeconds: Int(clamping: row.int(8) ?? 0))
+                            keyTat: decided.keyTat, tenantTat: decided.tenantTat,
+                            remaining: decided.principal.rateLimit.remaining,
+                            resetSeconds: decided.principal.rateLimit.resetSeconds)
         }
     }
 

@@ -23,9 +23,9 @@ struct FusedOperation: Sendable {
     /// the handler's to report, after authentication. `scope` is what the route requires.
     var prepare: @Sendable (_ request: HTTPRequest, _ parameters: [String: String], _ scope: ScopeSet)
         -> (sql: String, parameters: [PostgresValue])?
-    /// The response from the fused columns (from `offset` on in `row`), or nil to run the route's
-    /// handler instead (it then does the work itself, e.g. to report a conflict).
-    var finish: @Sendable (_ context: RequestContext, _ row: PostgresRow, _ offset: Int) throws -> APIResponse?
+    /// The response from the fused columns of `row` (read by name: they follow the admission's), or
+    /// nil to run the route's handler instead (it then does the work itself, e.g. to report a conflict).
+    var finish: @Sendable (_ context: RequestContext, _ row: PostgresRow) throws -> APIResponse?
 
     /// The condition under which the fused part may act: admitted, with every scope of `scope`
     /// (fixed wire names, never request text).

@@ -184,7 +184,7 @@ struct Pipeline: Sendable {
                 let result: Result<APIResponse, APIError> = Result { () throws(APIError) in
                     if let fusedRow, let fused = route.fused {
                         do {
-                            if let response = try fused.finish(context, fusedRow, Admission.fusedOffset) { return response }
+                            if let response = try fused.finish(context, fusedRow) { return response }
                         } catch {
                             throw Self.apiError(from: error, requestID: request.requestID)
                         }

@@ -20,7 +20,7 @@ extension Memories {
                  WHERE \(FusedOperation.admitted(scope))
                 """, [.text(id)])
         },
-        finish: { context, row, _ in
+        finish: { context, row in
             // The memory's columns are read by name; NULL when the join found no memory.
             guard let memory = MemoryRow(ifPresent: row) else { throw APIError.notFound("memory") }
             var response = APIResponse(data: memory.jsonBytes)
