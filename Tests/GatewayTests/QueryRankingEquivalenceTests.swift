@@ -68,7 +68,9 @@ import Testing
         try seed(orgID)
         let contexts = ["apple", "apple river", "apple river stone", "tiger piano", "ocean cloud maple",
                         "the apple of the ocean", "\\\"apple river\\\" -stone", "apple OR piano", "zzzz",
-                        "the and of", "apples rivers", "stone tiger piano ocean"]
+                        "the and of", "apples rivers", "stone tiger piano ocean", "apple river zzzz",
+                        // 18 terms: more than the n - 1 band is built for
+                        "apple river stone cloud maple tiger ocean piano q1 q2 q3 q4 q5 q6 q7 q8 q9 q10"]
         let variants = ["", ", \"space_id\": \"s_a\"", ", \"filters\": {\"topic\": \"work\"}",
                         ", \"temporal_boost\": 0.4", ", \"language\": \"simple\"",
                         ", \"as_of\": \"2026-01-09T00:00:00Z\"", ", \"hybrid_search\": true",

@@ -12,5 +12,6 @@ enum Migrations {
         Migration(version: 6, name: "lifecycle", sql: String(decoding: PackageResources.m0006_lifecycle_sql, as: UTF8.self)),
         Migration(version: 7, name: "webhooks", sql: String(decoding: PackageResources.m0007_webhooks_sql, as: UTF8.self)),
         Migration(version: 8, name: "console_sessions", sql: String(decoding: PackageResources.m0008_console_sessions_sql, as: UTF8.self)),
+        Migration(version: 10, name: "query_bands", sql: String(decoding: PackageResources.m0010_query_bands_sql, as: UTF8.self)),
     ]
 }

@@ -55,21 +55,25 @@ struct QuerySQL: Sendable {
         // Without hybrid search a term is held only exactly, so the memories holding every term
         // are those matching the AND of the terms: the GIN index finds just those.
         let allQuery = "gw_all_query(\(configuration), $3::text)"
+        // ... and those holding n - 1 of them (and more), the OR of the ANDs leaving one term out.
+        let allButOneQuery = "gw_all_but_one_query(\(configuration), $3::text)"
         let memoryVector = usesStoredVectors ? "m.tsv" : "to_tsvector(\(configuration), m.text)"
         let versionVector = "to_tsvector(\(configuration), v.text)"
 
-        func conditions(_ alias: String, vector: String, filter: String?, query: String) -> String {
+        func conditions(_ alias: String, vector: String, filter: String?, query: String, excluding: String?) -> String {
             var parts: [String] = []
             if space { parts.append("AND \(alias).space_id = $5::text") }
             if let filter { parts.append("AND \(filter)") }
             // Without hybrid search only memories holding a term can match: let the GIN index find
             // them. With it, any memory may hold a term by trigram similarity, so all are scored.
             if !hybridSearch { parts.append("AND \(vector) @@ \(query)") }
+            if let excluding { parts.append("AND NOT \(vector) @@ \(excluding)") }
             return parts.joined(separator: "\n       ")
         }
 
-        /// The scoped memories (and, with `as_of`, versions) whose vector matches `query`.
-        func candidates(_ query: String) -> String {
+        /// The scoped memories (and, with `as_of`, versions) whose vector matches `query` (and not
+        /// `excluding`).
+        func candidates(_ query: String, excluding: String? = nil) -> String {
             var text = """
                 SELECT m.memory_id, m.text, m.metadata, m.space_id, m.created_at, m.updated_at AS valid_from,
                        \(memoryVector) AS doc
@@ -77,7 +81,7 @@ struct QuerySQL: Sendable {
                  WHERE m.org_id = $1 AND m.env = $2
                        AND \(MemoryObject.isLive())
                        \(asOf ? "AND m.updated_at <= $7::timestamptz" : "")
-                       \(conditions("m", vector: memoryVector, filter: memoryFilter, query: query))
+                       \(conditions("m", vector: memoryVector, filter: memoryFilter, query: query, excluding: excluding))
                 """
             if asOf {
                 text += """
@@ -90,7 +94,7 @@ struct QuerySQL: Sendable {
                        AND v.valid_from <= $7::timestamptz AND v.superseded_at > $7::timestamptz
                        AND NOT EXISTS (SELECT 1 FROM memories e WHERE e.org_id = $1 AND e.env = $2
                                          AND e.memory_id = v.memory_id AND NOT \(MemoryObject.isLive("e")))
-                           \(conditions("v", vector: versionVector, filter: versionFilter, query: query))
+                           \(conditions("v", vector: versionVector, filter: versionFilter, query: query, excluding: excluding))
                     """
             }
             return text
@@ -196,17 +200,36 @@ struct QuerySQL: Sendable {
                     )
                     """
             } else {
-                // Every full match passes (0.5 > threshold) and outranks every partial one: with
-                // max_memories of them the partial matches cannot show. The gate is a constant
-                // for the plan's one-time filters, so only one branch is ever executed.
-                let enough = "(SELECT count(*) FROM full_final) >= $10::int"
+                // Every full match passes (0.5 > threshold) and outranks every partial one, and a
+                // memory holding n - 1 terms outranks every one holding fewer. So: the full matches
+                // when there are max_memories of them; else those and the n - 1 band when together
+                // they are enough, or when no partial match can pass; else every match. The gates
+                // are constants for the plan's one-time filters: one branch is ever executed, and a
+                // band is read only when a gate asks for it.
+                let enoughFull = "(SELECT count(*) FROM full_final) >= $10::int"
+                let enoughBand = """
+                    ((SELECT count(*) FROM full_final) + (SELECT count(*) FROM band_final) >= $10::int
+                           OR (SELECT q.n < 2 OR 0.5 * (q.n - 1)::float8 / q.n < $9::float8 FROM q))
+                    """
                 ranking = """
                     \(fullMatches),
+                    band_cand AS (
+                    \(candidates(allButOneQuery, excluding: allQuery))
+                    ),
+                    band_final AS MATERIALIZED (
+                    \(final("""
+                        SELECT c.*, (q.n - 1)::bigint AS held, (q.n - 1)::bigint AS exact, q.n FROM band_cand c CROSS JOIN q
+                         WHERE q.n > 1 AND 0.5 * (q.n - 1)::float8 / q.n >= $9::float8
+                        """))
+                    ),
                     \(everyMatch),
                     ranked AS (
-                    (\(best("full_final", gate: " AND \(enough)")))
+                    (\(best("full_final", gate: " AND \(enoughFull)")))
                     UNION ALL
-                    (\(best("final", gate: " AND NOT \(enough)")))
+                    (\(best("(SELECT * FROM full_final UNION ALL SELECT * FROM band_final)",
+                            gate: " AND NOT \(enoughFull) AND \(enoughBand)")))
+                    UNION ALL
+                    (\(best("final", gate: " AND NOT \(enoughFull) AND NOT \(enoughBand)")))
                     )
                     """
             }
