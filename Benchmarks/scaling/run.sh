@@ -37,6 +37,8 @@ if [ -z "$base_bin" ] && [ -n "${MG_BASELINE_COMMIT:-}" ]; then
 fi
 
 mkdir -p "$data"
+# The baseline may take longer than the default 15 s statement timeout at 1M memories: time it.
+export DB_STATEMENT_TIMEOUT_MS=${DB_STATEMENT_TIMEOUT_MS:-300000}
 operator_token="bench_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 pg_port=$(mg_free_port)
 pids=()
@@ -49,23 +51,22 @@ trap cleanup EXIT
 mg_pg_start "$data" "$pg_port"
 export DATABASE_URL="$(mg_pg_url "$data" "$pg_port")"
 
-start_gateway() {  # start_gateway BINARY LOG: echoes the port
-    local port
-    port=$(mg_free_port)
-    HOST=127.0.0.1 PORT=$port ACCESS_LOG=false GATEWAY_RATE_LIMITS=off GATEWAY_OPERATOR_TOKEN=$operator_token \
+start_gateway() {  # start_gateway BINARY LOG: sets gw_port (not in a subshell, so cleanup knows the pid)
+    gw_port=$(mg_free_port)
+    HOST=127.0.0.1 PORT=$gw_port ACCESS_LOG=false GATEWAY_RATE_LIMITS=off GATEWAY_OPERATOR_TOKEN=$operator_token \
         "$1" serve >>"$2" 2>&1 &
     pids+=("$!")
-    for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || { echo "gateway $1 did not start" >&2; tail "$2" >&2; exit 1; }
-    echo "$port"
+    for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$gw_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+    curl -fs "http://127.0.0.1:$gw_port/readyz" >/dev/null || { echo "gateway $1 did not start" >&2; tail "$2" >&2; exit 1; }
 }
 # The baseline starts first, so the current build's migrations (if any) run after it migrated.
 gateways=()
 if [ -n "$base_bin" ]; then
-    base_port=$(start_gateway "$base_bin" "$data/baseline.log")
-    gateways+=("baseline=http://127.0.0.1:$base_port")
+    start_gateway "$base_bin" "$data/baseline.log"
+    gateways+=("baseline=http://127.0.0.1:$gw_port")
 fi
-port=$(start_gateway "$bin" "$data/current.log")
+start_gateway "$bin" "$data/current.log"
+port=$gw_port
 gateways+=("current=http://127.0.0.1:$port")
 url="http://127.0.0.1:$port"
 [ -s "$data/state.json" ] || python3 $here/scaling.py setup "$url" "$operator_token" "$data/state.json"

@@ -116,11 +116,12 @@ struct QuerySQL: Sendable {
                 + " + (SELECT count(*) FROM matched h WHERE NOT h.viable)"
             : ""
 
-        // The score of the rows of `source` (columns of `cand` plus held, exact, n). One text for
-        // both ways in, so a full match scores bit for bit the same either way.
+        // The score of the rows of `source` (columns of `cand` plus held, exact, n), with only
+        // the columns the answer needs (a narrow row keeps sorts and CTEs in memory). One text
+        // for every way in, so a memory scores bit for bit the same whichever way it is found.
         func final(_ source: String) -> String {
             """
-            SELECT s.*,
+            SELECT s.memory_id, s.text, s.metadata, s.space_id, s.created_at, s.valid_from,
                    CASE WHEN s.held = s.n THEN 0.5 + 0.5 * s.quality
                         ELSE 0.5 * (s.held - 0.1 * (1.0 - s.quality)) / s.n END AS score
               FROM (SELECT s0.*,
@@ -136,11 +137,12 @@ struct QuerySQL: Sendable {
                               FROM (\(source)) h CROSS JOIN q) s0) s
             """
         }
-        // The best `max_memories` of `relation` passing the threshold, best first: a top-N sort.
-        func best(_ relation: String, gate: String = "") -> String {
+        // The best `max_memories` of `relation` (passing the threshold unless `threshold` is
+        // false), best first: a top-N sort, which keeps only that many rows.
+        func best(_ relation: String, threshold: Bool = true, gate: String = "") -> String {
             """
             SELECT f.* FROM \(relation) f
-             WHERE f.score >= $9::float8\(gate)
+             WHERE \(threshold ? "f.score >= $9::float8" : "true")\(gate)
              ORDER BY f.score DESC, f.valid_from DESC, f.created_at DESC, f.memory_id DESC
              LIMIT $10::int
             """
@@ -183,50 +185,51 @@ struct QuerySQL: Sendable {
                 """
         } else {
             // Every full match holds all n terms exactly: held = exact = n without counting.
-            let fullMatches = """
+            let fullTop = """
                 full_cand AS (
                 \(candidates(allQuery))
                 ),
-                full_final AS MATERIALIZED (
-                \(final("SELECT c.*, q.n::bigint AS held, q.n::bigint AS exact, q.n FROM full_cand c CROSS JOIN q WHERE q.n > 0"))
+                full_top AS MATERIALIZED (
+                \(best("(\(final("SELECT c.*, q.n::bigint AS held, q.n::bigint AS exact, q.n FROM full_cand c CROSS JOIN q WHERE q.n > 0")))"))
                 )
                 """
             if onlyFullMatchesPass {
                 // relevance_threshold >= 0.5: a partial match (< 0.5) can never pass.
                 ranking = """
-                    \(fullMatches),
-                    ranked AS (
-                    \(best("full_final"))
-                    )
+                    \(fullTop),
+                    ranked AS (SELECT * FROM full_top)
                     """
             } else {
                 // Every full match passes (0.5 > threshold) and outranks every partial one, and a
                 // memory holding n - 1 terms outranks every one holding fewer. So: the full matches
-                // when there are max_memories of them; else those and the n - 1 band when together
-                // they are enough, or when no partial match can pass; else every match. The gates
-                // are constants for the plan's one-time filters: one branch is ever executed, and a
-                // band is read only when a gate asks for it.
-                let enoughFull = "(SELECT count(*) FROM full_final) >= $10::int"
+                // when there are max_memories of them (full_top is then full); else those and the
+                // n - 1 band when together they are enough, or when no partial match can pass;
+                // else every match. Each gate is a constant for the plan's one-time filters: one
+                // branch is ever executed, and a band is read only when a gate asks for it.
+                let enoughFull = "(SELECT count(*) FROM full_top) >= $10::int"
                 let enoughBand = """
-                    ((SELECT count(*) FROM full_final) + (SELECT count(*) FROM band_final) >= $10::int
+                    ((SELECT count(*) FROM full_top) + (SELECT count(*) FROM band_top) >= $10::int
                            OR (SELECT q.n < 2 OR 0.5 * (q.n - 1)::float8 / q.n < $9::float8 FROM q))
                     """
+                // The band's best max_memories regardless of the threshold: the threshold keeps a
+                // prefix of the score order, so the answer's band rows are among them, and their
+                // count (with the full matches') says whether any lower band could show.
                 ranking = """
-                    \(fullMatches),
+                    \(fullTop),
                     band_cand AS (
                     \(candidates(allButOneQuery, excluding: allQuery))
                     ),
-                    band_final AS MATERIALIZED (
-                    \(final("""
+                    band_top AS MATERIALIZED (
+                    \(best("(\(final("""
                         SELECT c.*, (q.n - 1)::bigint AS held, (q.n - 1)::bigint AS exact, q.n FROM band_cand c CROSS JOIN q
                          WHERE q.n > 1 AND 0.5 * (q.n - 1)::float8 / q.n >= $9::float8
-                        """))
+                        """)))", threshold: false))
                     ),
                     \(everyMatch),
                     ranked AS (
-                    (\(best("full_final", gate: " AND \(enoughFull)")))
+                    (SELECT f.* FROM full_top f WHERE \(enoughFull))
                     UNION ALL
-                    (\(best("(SELECT * FROM full_final UNION ALL SELECT * FROM band_final)",
+                    (\(best("(SELECT * FROM full_top UNION ALL SELECT * FROM band_top)",
                             gate: " AND NOT \(enoughFull) AND \(enoughBand)")))
                     UNION ALL
                     (\(best("final", gate: " AND NOT \(enoughFull) AND NOT \(enoughBand)")))
