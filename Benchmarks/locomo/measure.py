@@ -46,7 +46,10 @@ for path in sorted(glob.glob(os.path.join(args.data, "*.json"))):
             text = f"{turn['speaker']}: {turn['text']}"
             if turn.get("blip_caption"):
                 text += f" [photo: {turn['blip_caption']}]"
-            items.append({"text": text[:50000], "metadata": {"dia_id": turn["dia_id"]}, "space_id": space})
+            # Our own ids: a batch's memories share one timestamp, so equal scores are ordered by
+            # id; random ids made hit@k vary from run to run (by about 0.003).
+            items.append({"text": text[:50000], "metadata": {"dia_id": turn["dia_id"]}, "space_id": space,
+                          "memory_id": f"{space}-{len(items):05d}"})
         n += 1
     for i in range(0, len(items), 1000):
         call("POST", "/v1/memories/batch", {"memories": items[i:i + 1000], "on_conflict": "error"}, key)

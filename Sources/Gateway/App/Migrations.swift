@@ -13,5 +13,6 @@ enum Migrations {
         Migration(version: 7, name: "webhooks", sql: String(decoding: PackageResources.m0007_webhooks_sql, as: UTF8.self)),
         Migration(version: 8, name: "console_sessions", sql: String(decoding: PackageResources.m0008_console_sessions_sql, as: UTF8.self)),
         Migration(version: 9, name: "leases", sql: String(decoding: PackageResources.m0009_leases_sql, as: UTF8.self)),
+        Migration(version: 10, name: "query_bands", sql: String(decoding: PackageResources.m0010_query_bands_sql, as: UTF8.self)),
     ]
 }

@@ -10,22 +10,9 @@ enum Query {
         let request = try QueryRequest(try context.jsonBody())
         let principal = context.tenant
         // english needs no lookup: the statement names the built-in configuration itself.
-        let usesStoredVectors = request.language == QueryRequest.defaultLanguage
-        let configuration = usesStoredVectors ? 0 : try configurationOID(request.language, pool: context.pool)
-        var parameters: [PostgresValue] = [
-            .text(principal.orgID), .text(principal.env), .text(request.context), .int(configuration),
-            request.spaceID.map { .text($0) } ?? .text(""), .text(""),
-            request.asOf.map { .text($0) } ?? .text(""),
-            .double(request.temporalBoost), .double(request.relevanceThreshold), .int(Int64(request.maxMemories)),
-        ]
-        let memoryFilter = request.filters?.sql(alias: "m", parameters: &parameters)
-        let versionFilter = request.asOf == nil ? nil : request.filters?.sql(alias: "v", parameters: &parameters)
-        let sql = QuerySQL(
-            usesStoredVectors: usesStoredVectors,
-            hybridSearch: request.hybridSearch, asOf: request.asOf != nil, space: request.spaceID != nil,
-            memoryFilter: memoryFilter, versionFilter: versionFilter, includeMetadata: request.includeMetadata,
-            countBelowThreshold: request.countBelowThreshold,
-            onlyFullMatchesPass: request.relevanceThreshold >= 0.5)
+        let configuration = request.language == QueryRequest.defaultLanguage
+            ? 0 : try configurationOID(request.language, pool: context.pool)
+        let (sql, parameters) = statement(request, orgID: principal.orgID, env: principal.env, configuration: configuration)
         // Bounded per tenant in concurrency (and, like every statement, by DB_STATEMENT_TIMEOUT_MS),
         // so one tenant's heavy queries (long contexts, hybrid search over many memories) cannot
         // hold every connection. One statement, one round trip.
@@ -47,6 +34,28 @@ enum Query {
         var response = APIResponse(data: compact)
         response.memoryIDs = row.memoryIDs
         return response
+    }
+
+    /// The statement answering `request` for the tenant `orgID` in `env`, and its parameters
+    /// (numbered as `QuerySQL` documents). `configuration` is the text search configuration's
+    /// oid, unused (0) for `english`.
+    static func statement(_ request: QueryRequest, orgID: String, env: String,
+                          configuration: Int64) -> (sql: QuerySQL, parameters: [PostgresValue]) {
+        var parameters: [PostgresValue] = [
+            .text(orgID), .text(env), .text(request.context), .int(configuration),
+            request.spaceID.map { .text($0) } ?? .text(""), .text(""),
+            request.asOf.map { .text($0) } ?? .text(""),
+            .double(request.temporalBoost), .double(request.relevanceThreshold), .int(Int64(request.maxMemories)),
+        ]
+        let memoryFilter = request.filters?.sql(alias: "m", parameters: &parameters)
+        let versionFilter = request.asOf == nil ? nil : request.filters?.sql(alias: "v", parameters: &parameters)
+        let sql = QuerySQL(
+            usesStoredVectors: request.language == QueryRequest.defaultLanguage,
+            hybridSearch: request.hybridSearch, asOf: request.asOf != nil, space: request.spaceID != nil,
+            memoryFilter: memoryFilter, versionFilter: versionFilter, includeMetadata: request.includeMetadata,
+            countBelowThreshold: request.countBelowThreshold,
+            onlyFullMatchesPass: request.relevanceThreshold >= 0.5)
+        return (sql, parameters)
     }
 
     /// The oid of the text search configuration `name`, which must exist and be visible on the
