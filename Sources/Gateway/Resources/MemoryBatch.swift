@@ -169,76 +169,8 @@ enum MemoryBatch {
             try MemoryWrites.ensureSpace(connection, principal: principal, spaceID: spaceID)
         }
 
-        var created = Set<String>()
-        if !toCreate.isEmpty {
-            // Empty strings stand for "none" (text[] parameters carry no NULLs; ids are never empty).
-            let rows = try connection.query(
-                """
-                INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix,
-                                      expires_at)
-                SELECT $1, $2, u.id, u.text, coalesce(nullif(u.metadata, ''), '{}')::jsonb, nullif(u.space, ''),
-                       'api', $7, $8, \(Self.expirySQL)
-                  FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $9::text[], $10::text[]) WITH ORDINALITY
-                       AS u(id, text, metadata, space, expires_at, ttl, position)
-                 ORDER BY u.position
-                ON CONFLICT DO NOTHING
-                RETURNING \(MemoryObject.columns)
-                """,
-                tenant + [.textArray(toCreate.map(\.memoryID)), .textArray(toCreate.map(\.input.text)),
-                          .textArray(toCreate.map { $0.input.metadataJSON ?? "" }),
-                          .textArray(toCreate.map { $0.input.spaceID ?? "" }),
-                          .text(context.request.requestID), .text(principal.keyPrefix)]
-                    + expiryArrays(toCreate))
-            let memories = rows.map { MemoryRow($0) }
-            created = Set(memories.map(\.id))
-            try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
-                                                 type: WebhookEvent.memoryCreated,
-                                                 data: memories.map { .object($0.json) })
-            // Only a concurrent writer taking an id between the check and the insert gets here:
-            // for `update` the transaction is tried again (the id now exists and is updated).
-            if created.count != toCreate.count, policy != .skip {
-                if policy == .update { throw ConcurrentCreate() }
-                throw conflict(toCreate.filter { !created.contains($0.memoryID) })
-            }
-        }
-
-        var updated = Set<String>()
-        if !toUpdate.isEmpty {
-            let rows = try connection.query(
-                """
-                WITH u AS (
-                    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $9::text[], $10::text[])
-                           AS u(id, text, metadata, space, expires_at, ttl)
-                ), clock AS (
-                    SELECT gw_now() AS now
-                ), kept AS (
-                    INSERT INTO memory_versions (org_id, env, memory_id, version, text, metadata, space_id, source,
-                                                 created_at, valid_from, superseded_at, request_id, key_prefix)
-                    SELECT o.org_id, o.env, o.memory_id, o.version, o.text, o.metadata, o.space_id, o.source,
-                           o.created_at, o.updated_at, greatest(clock.now, o.updated_at), o.request_id, o.key_prefix
-                      FROM memories o JOIN u ON o.memory_id = u.id, clock
-                     WHERE o.org_id = $1 AND o.env = $2
-                )
-                UPDATE memories AS m
-                   SET text = u.text, metadata = coalesce(nullif(u.metadata, '')::jsonb, m.metadata),
-                       space_id = coalesce(nullif(u.space, ''), m.space_id), version = m.version + 1,
-                       updated_at = greatest(clock.now, m.updated_at), request_id = $7, key_prefix = $8,
-                       expires_at = coalesce(\(Self.expirySQL), m.expires_at)
-                  FROM u, clock
-                 WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = u.id
-                RETURNING \(MemoryObject.columns)
-                """,
-                tenant + [.textArray(toUpdate.map(\.memoryID)), .textArray(toUpdate.map(\.input.text)),
-                          .textArray(toUpdate.map { $0.input.metadataJSON ?? "" }),
-                          .textArray(toUpdate.map { $0.input.spaceID ?? "" }),
-                          .text(context.request.requestID), .text(principal.keyPrefix)]
-                    + expiryArrays(toUpdate))
-            let memories = rows.map { MemoryRow($0) }
-            updated = Set(memories.map(\.id))
-            try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
-                                                 type: WebhookEvent.memoryUpdated,
-                                                 data: memories.map { .object($0.json) })
-        }
+        let created = try toCreate.isEmpty ? [] : insertNew(toCreate, policy: policy, connection: connection, context: context)
+        let updated = try toUpdate.isEmpty ? [] : updateExisting(toUpdate, connection: connection, context: context)
 
         var outcome = Outcome()
         outcome.created = created.count
@@ -246,6 +178,85 @@ enum MemoryBatch {
         outcome.skipped = items.count - created.count - updated.count
         outcome.memoryIDs = items.map(\.memoryID).filter { created.contains($0) || updated.contains($0) }
         return outcome
+    }
+
+    /// Inserts the new memories of a batch; the ids it created.
+    private static func insertNew(_ toCreate: [Item], policy: ConflictPolicy, connection: PostgresConnection,
+                                  context: RequestContext) throws -> Set<String> {
+        let principal = context.tenant
+        let tenant: [PostgresValue] = [.text(principal.orgID), .text(principal.env)]
+        // Empty strings stand for "none" (text[] parameters carry no NULLs; ids are never empty).
+        let rows = try connection.query(
+            """
+            INSERT INTO memories AS m (org_id, env, memory_id, text, metadata, space_id, source, request_id, key_prefix,
+                                  expires_at)
+            SELECT $1, $2, u.id, u.text, coalesce(nullif(u.metadata, ''), '{}')::jsonb, nullif(u.space, ''),
+                   'api', $7, $8, \(Self.expirySQL)
+              FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $9::text[], $10::text[]) WITH ORDINALITY
+                   AS u(id, text, metadata, space, expires_at, ttl, position)
+             ORDER BY u.position
+            ON CONFLICT DO NOTHING
+            RETURNING \(MemoryObject.columns)
+            """,
+            tenant + [.textArray(toCreate.map(\.memoryID)), .textArray(toCreate.map(\.input.text)),
+                      .textArray(toCreate.map { $0.input.metadataJSON ?? "" }),
+                      .textArray(toCreate.map { $0.input.spaceID ?? "" }),
+                      .text(context.request.requestID), .text(principal.keyPrefix)]
+                + expiryArrays(toCreate))
+        let memories = rows.map { MemoryRow($0) }
+        let created = Set(memories.map(\.id))
+        try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
+                                             type: WebhookEvent.memoryCreated,
+                                             data: memories.map { .object($0.json) })
+        // Only a concurrent writer taking an id between the check and the insert gets here:
+        // for `update` the transaction is tried again (the id now exists and is updated).
+        if created.count != toCreate.count, policy != .skip {
+            if policy == .update { throw ConcurrentCreate() }
+            throw conflict(toCreate.filter { !created.contains($0.memoryID) })
+        }
+        return created
+    }
+
+    /// Updates the existing memories of a batch (locked by the caller); the ids it updated.
+    private static func updateExisting(_ toUpdate: [Item], connection: PostgresConnection,
+                                       context: RequestContext) throws -> Set<String> {
+        let principal = context.tenant
+        let tenant: [PostgresValue] = [.text(principal.orgID), .text(principal.env)]
+        let rows = try connection.query(
+            """
+            WITH u AS (
+                SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $9::text[], $10::text[])
+                       AS u(id, text, metadata, space, expires_at, ttl)
+            ), clock AS (
+                SELECT gw_now() AS now
+            ), kept AS (
+                INSERT INTO memory_versions (org_id, env, memory_id, version, text, metadata, space_id, source,
+                                             created_at, valid_from, superseded_at, request_id, key_prefix)
+                SELECT o.org_id, o.env, o.memory_id, o.version, o.text, o.metadata, o.space_id, o.source,
+                       o.created_at, o.updated_at, greatest(clock.now, o.updated_at), o.request_id, o.key_prefix
+                  FROM memories o JOIN u ON o.memory_id = u.id, clock
+                 WHERE o.org_id = $1 AND o.env = $2
+            )
+            UPDATE memories AS m
+               SET text = u.text, metadata = coalesce(nullif(u.metadata, '')::jsonb, m.metadata),
+                   space_id = coalesce(nullif(u.space, ''), m.space_id), version = m.version + 1,
+                   updated_at = greatest(clock.now, m.updated_at), request_id = $7, key_prefix = $8,
+                   expires_at = coalesce(\(Self.expirySQL), m.expires_at)
+              FROM u, clock
+             WHERE m.org_id = $1 AND m.env = $2 AND m.memory_id = u.id
+            RETURNING \(MemoryObject.columns)
+            """,
+            tenant + [.textArray(toUpdate.map(\.memoryID)), .textArray(toUpdate.map(\.input.text)),
+                      .textArray(toUpdate.map { $0.input.metadataJSON ?? "" }),
+                      .textArray(toUpdate.map { $0.input.spaceID ?? "" }),
+                      .text(context.request.requestID), .text(principal.keyPrefix)]
+                + expiryArrays(toUpdate))
+        let memories = rows.map { MemoryRow($0) }
+        let updated = Set(memories.map(\.id))
+        try context.services.webhooks.record(connection, orgID: principal.orgID, env: principal.env,
+                                             type: WebhookEvent.memoryUpdated,
+                                             data: memories.map { .object($0.json) })
+        return updated
     }
 
     /// An item's expiry from `u.expires_at` / `u.ttl` (see ``expiryArrays(_:)``; empty: none).
