@@ -128,7 +128,7 @@ struct ConfigurationValues {
     /// An integer setting within `range`; a value outside it, or not a number, is an error.
     func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
         guard let text = self[name] else { return nil }
-        guard let value = Int(text), range.contains(value) else { throw ConfigurationError.invalid(name, text) }
+        guard let value = Int(text), range.contains(value) else { throw GatewayConfiguration.ConfigurationError.invalid(name, text) }
         return value
     }
 
