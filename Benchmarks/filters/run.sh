@@ -24,7 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 mg_pg_start "$tmp" "$pg_port"
-export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/memory_gateway"
+export DATABASE_URL="$(mg_pg_url "$tmp" "$pg_port")"
+export PGPASSWORD="$(cat "$tmp/password")"   # psql below connects over TCP
 psql() { "$bindir/psql" -X -q -At -h 127.0.0.1 -p "$pg_port" -U postgres -d memory_gateway "$@"; }
 token=bench-operator-token-0123456789abcdef
 HOST=127.0.0.1 PORT=$port ACCESS_LOG=false GATEWAY_OPERATOR_TOKEN=$token "$bin" serve >>"$tmp/gw.log" 2>&1 &

@@ -25,7 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 mg_pg_start "$tmp" "$pg_port"   # fsync on, as in production
-export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/memory_gateway"
+export DATABASE_URL="$(mg_pg_url "$tmp" "$pg_port")"
+export PGPASSWORD="$(cat "$tmp/password")"   # psql below connects over TCP
 psql() { "$(mg_pg_bindir)/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d memory_gateway "$@"; }
 url="http://127.0.0.1:$port"
 token=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)

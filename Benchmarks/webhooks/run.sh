@@ -30,7 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 mg_pg_start "$tmp" "$pg_port"   # fsync on, as in production
-export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/memory_gateway"
+export DATABASE_URL="$(mg_pg_url "$tmp" "$pg_port")"
+export PGPASSWORD="$(cat "$tmp/password")"   # psql below connects over TCP
 url="http://127.0.0.1:$port"
 HOST=127.0.0.1 PORT=$port ACCESS_LOG=false GATEWAY_OPERATOR_TOKEN=bench-operator-token-0123456789abcdef \
     WEBHOOK_ALLOW_PRIVATE=true "$bin" serve >>"$tmp/gw.log" 2>&1 &
