@@ -373,6 +373,31 @@ import Testing
         #expect(perText.values.allSatisfy { $0 == 2 })
     }
 
+    /// A webhook released by one instance (its delivery recorded) and leased at once by the other
+    /// must not be delivered again: the claim reads the deliveries only after its lease is taken.
+    /// Events one at a time on one webhook, both instances claiming, make that hand-over frequent.
+    @Test func anEventHandedOverBetweenInstancesIsDeliveredOnce() throws {
+        let receiver = try WebhookReceiver()
+        defer { receiver.stop() }
+        let first = try Self.gateway()
+        defer { first.stop() }
+        let second = try Self.gateway()
+        defer { second.stop() }
+        let tenant = try Self.tenant(first)
+        let hook = try Self.subscribe(first, key: tenant.key, url: receiver.url, events: ["webhook.test"])
+        let count = 60
+        for index in 0..<count {
+            let gateway = index % 2 == 0 ? first : second
+            #expect(try gateway.client().call("POST", "/v1/webhooks/\(hook.id)/test", key: tenant.key).status == 202)
+        }
+        #expect(eventually(timeout: .seconds(30)) { receiver.requests.count >= count })
+        // Anything delivered twice would arrive meanwhile.
+        Thread.sleep(forTimeInterval: 1)
+        let ids = receiver.requests.map(\.id)
+        #expect(ids.count == count)
+        #expect(Set(ids).count == count)
+    }
+
     @Test func aKilledInstanceLosesNoEvent() throws {
         let receiver = try WebhookReceiver { index, _ in index == 0 ? nil : 200 }
         defer { receiver.stop() }

@@ -133,9 +133,16 @@ final class WebhookDeliverer: Sendable {
     }
 
     /// Leases up to `limit` webhooks with a due delivery and returns the oldest due delivery of each.
+    ///
+    /// Two statements, on purpose. A webhook whose lease another instance has just released (in
+    /// the statement that recorded its delivery) can be leased by a claim whose snapshot is older
+    /// than that release: the row lock's recheck sees the new lease columns, but the deliveries
+    /// read in the same statement would still look due, and the event would go out twice. The
+    /// second statement starts after the lease is ours, so it sees every delivery recorded by the
+    /// instance that held it before.
     func claim(limit: Int) throws -> [Claim] {
         let token = Identifier.make(prefix: "lease")
-        let rows = try pool.query(
+        let leased = try pool.query(
             """
             WITH due AS (
                 SELECT w.org_id, w.webhook_id FROM webhooks w
@@ -145,21 +152,27 @@ final class WebhookDeliverer: Sendable {
                    AND (w.lease_until IS NULL OR w.lease_until < clock_timestamp())
                  LIMIT $1
                    FOR UPDATE OF w SKIP LOCKED
-            ), leased AS (
-                UPDATE webhooks w SET lease_token = $2, lease_until = clock_timestamp() + make_interval(secs => $3)
-                  FROM due WHERE w.org_id = due.org_id AND w.webhook_id = due.webhook_id
-                RETURNING w.org_id, w.webhook_id, w.url, w.secret
             )
+            UPDATE webhooks w SET lease_token = $2, lease_until = clock_timestamp() + make_interval(secs => $3)
+              FROM due WHERE w.org_id = due.org_id AND w.webhook_id = due.webhook_id
+            RETURNING w.org_id AS org_id, w.webhook_id AS webhook_id
+            """,
+            [.int(Int64(limit)), .text(token), .double(Self.seconds(configuration.lease))])
+        guard !leased.isEmpty else { return [] }
+        let rows = try pool.query(
+            """
             SELECT \(WebhookClaimRow.selectList)
-              FROM leased l
+              FROM webhooks l
               LEFT JOIN LATERAL (
                     SELECT d.seq, d.event_id, d.attempt FROM webhook_deliveries d
                      WHERE d.org_id = l.org_id AND d.webhook_id = l.webhook_id AND d.status IN ('pending', 'retrying')
                        AND d.next_attempt_at <= clock_timestamp()
                      ORDER BY d.seq LIMIT 1) d ON true
               LEFT JOIN webhook_events e ON e.org_id = l.org_id AND e.event_id = d.event_id
+             WHERE (l.org_id, l.webhook_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND l.lease_token = $3
             """,
-            [.int(Int64(limit)), .text(token), .double(Self.seconds(configuration.lease))])
+            [.textArray(leased.map { $0.string("org_id") ?? "" }), .textArray(leased.map { $0.string("webhook_id") ?? "" }),
+             .text(token)])
         var claims: [Claim] = []
         for row in rows.map(WebhookClaimRow.init) {
             guard let orgID = row.orgID, let webhookID = row.webhookID else { continue }
