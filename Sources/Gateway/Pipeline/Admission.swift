@@ -82,6 +82,37 @@ final class Admission: Sendable {
                isLimited: Bool = true) throws -> Outcome {
         let hashHex = hexString(hash)
         let now = ContinuousClock.now
+        if let refused = rememberedRefusal(hashHex, isStoring: isStoring, isLimited: isLimited, now: now) {
+            return refused
+        }
+        let ask: (want: Int, giveBack: LeaseState.GiveBack?, isLeaseFetch: Bool)
+        switch localDecision(hash, isLimited: isLimited, now: now) {
+        case .decided(let outcome):
+            localDecisions.add(1, ordering: .relaxed)
+            return outcome
+        case .ask(let want, let giveBack, let isLeaseFetch):
+            ask = (want, giveBack, isLeaseFetch)
+        }
+        do {
+            let outcome = try decide(hash: hash, hashHex: hashHex, clientAddress: clientAddress, fused: fused,
+                                     isLimited: isLimited, want: ask.want, giveBack: ask.giveBack, now: now)
+            if ask.isLeaseFetch, case .admitted = outcome.outcome {
+                leases.granted(hash, outcome.granted, keyTat: outcome.keyTat, tenantTat: outcome.tenantTat,
+                               remaining: outcome.remaining, resetSeconds: outcome.resetSeconds, now: now)
+            } else if ask.isLeaseFetch {
+                leases.refused(hash)
+            }
+            return outcome.outcome
+        } catch {
+            if ask.isLeaseFetch { leases.refused(hash) }
+            throw error
+        }
+    }
+
+    /// A refusal remembered locally that still holds (a write while the tenant's storage is full, or
+    /// a rate-limit or quota refusal before its retry time), its `Retry-After` counted down.
+    private func rememberedRefusal(_ hashHex: String, isStoring: Bool, isLimited: Bool,
+                                   now: ContinuousClock.Instant) -> Outcome? {
         if isStoring, let storage {
             let refused = storageRefused.withLock { table -> Remembered? in
                 guard let entry = table[hashHex] else { return nil }
@@ -97,72 +128,58 @@ final class Admission: Sendable {
             table[hashHex] = nil
             return nil
         }
-        if let remembered {
-            // Counted down from the database's answer (the cache itself ends a second earlier).
-            let decided = remembered.error.retryAfter ?? 1
-            let seconds = max(1, secondsCeil(remembered.at + .seconds(decided) - now))
-            var error = remembered.error
-            error.retryAfter = seconds
-            error.headers = [("Retry-After", String(seconds))]
-            var principal = remembered.principal
-            principal.rateLimit.remaining = 0
-            let (elapsed, _) = (now - remembered.at).components
-            principal.rateLimit.resetSeconds = max(seconds, principal.rateLimit.resetSeconds - Int(elapsed))
-            return .refused(error, principal)
-        }
+        guard let remembered else { return nil }
+        // Counted down from the database's answer (the cache itself ends a second earlier).
+        let decided = remembered.error.retryAfter ?? 1
+        let seconds = max(1, secondsCeil(remembered.at + .seconds(decided) - now))
+        var error = remembered.error
+        error.retryAfter = seconds
+        error.headers = [("Retry-After", String(seconds))]
+        var principal = remembered.principal
+        principal.rateLimit.remaining = 0
+        let (elapsed, _) = (now - remembered.at).components
+        principal.rateLimit.resetSeconds = max(seconds, principal.rateLimit.resetSeconds - Int(elapsed))
+        return .refused(error, principal)
+    }
 
-        // The key cache and the lease: with a cached key and a live lease nothing is asked.
-        var want = 1
-        var giveBack: LeaseState.GiveBack?
-        var isLeaseFetch = false
+    /// What the key cache and the lease decide without PostgreSQL.
+    private enum LocalDecision {
+        /// Decided here: a cached key that expired or whose tenant is suspended, a request that
+        /// takes no token, or a token from a live lease.
+        case decided(Outcome)
+        /// PostgreSQL decides: `want` tokens (a lease fetch when `isLeaseFetch`), after giving `giveBack` back.
+        case ask(want: Int, giveBack: LeaseState.GiveBack?, isLeaseFetch: Bool)
+    }
+
+    /// The key cache and the lease: with a cached key and a live lease nothing is asked.
+    private func localDecision(_ hash: [UInt8], isLimited: Bool, now: ContinuousClock.Instant) -> LocalDecision {
+        let single = LocalDecision.ask(want: 1, giveBack: nil, isLeaseFetch: false)
         switch keys.lookup(hash, nowMicros: Self.wallClockMicros()) {
         case (.expired, _):
-            localDecisions.add(1, ordering: .relaxed)
-            return .invalid
+            return .decided(.invalid)
         case (.hit, let cached?):
-            if cached.isSuspended {
-                localDecisions.add(1, ordering: .relaxed)
-                return .suspended
-            }
-            guard !cached.hasAllowedIPs else { break }
+            if cached.isSuspended { return .decided(.suspended) }
+            guard !cached.hasAllowedIPs else { return single }
             if !(isLimiting && isLimited) {
-                localDecisions.add(1, ordering: .relaxed)
                 var principal = cached.principal
                 principal.rateLimit = RateLimitState(limit: principal.rateLimit.limit, remaining: principal.rateLimit.limit,
                                                      resetSeconds: 0)
-                return .admitted(principal, fusedRow: nil)
+                return .decided(.admitted(principal, fusedRow: nil))
             }
-            guard !cached.isCounted, LeaseState.maximumLease(limit: cached.effectiveLimit) > 1 else { break }
+            guard !cached.isCounted, LeaseState.maximumLease(limit: cached.effectiveLimit) > 1 else { return single }
             switch leases.request(hash, orgID: cached.principal.orgID, limit: cached.effectiveLimit, now: now) {
             case .admit(let remaining, let resetSeconds):
-                localDecisions.add(1, ordering: .relaxed)
                 var principal = cached.principal
                 principal.rateLimit.remaining = remaining
                 principal.rateLimit.resetSeconds = resetSeconds
-                return .admitted(principal, fusedRow: nil)
+                return .decided(.admitted(principal, fusedRow: nil))
             case .fetch(let wanted, let back):
-                want = wanted
-                giveBack = back
-                isLeaseFetch = true
+                return .ask(want: wanted, giveBack: back, isLeaseFetch: true)
             case .single:
-                break
+                return single
             }
         default:
-            break
-        }
-        do {
-            let outcome = try decide(hash: hash, hashHex: hashHex, clientAddress: clientAddress, fused: fused,
-                                     isLimited: isLimited, want: want, giveBack: giveBack, now: now)
-            if isLeaseFetch, case .admitted = outcome.outcome {
-                leases.granted(hash, outcome.granted, keyTat: outcome.keyTat, tenantTat: outcome.tenantTat,
-                               remaining: outcome.remaining, resetSeconds: outcome.resetSeconds, now: now)
-            } else if isLeaseFetch {
-                leases.refused(hash)
-            }
-            return outcome.outcome
-        } catch {
-            if isLeaseFetch { leases.refused(hash) }
-            throw error
+            return single
         }
     }
 
