@@ -28,42 +28,28 @@ final class MemorySweeper: Sendable {
     private let configuration: Configuration
     /// Where each deletion's `memory.deleted` event is written, in the deleting transaction.
     private let webhooks: WebhookOutbox
-    private let state = Mutex(State())
-    private let wakeup = NSCondition()
-
-    private struct State {
-        var isStopped = false
-        var isRunning = false
-    }
+    private let job: PeriodicJob
 
     init(pool: PostgresPool, configuration: Configuration, webhooks: WebhookOutbox) {
         self.webhooks = webhooks
         self.pool = pool
         self.configuration = configuration
+        job = PeriodicJob(name: "expiry-sweep", interval: configuration.interval,
+                          failure: "expiry sweep failed; retrying at the next interval")
     }
 
     /// Starts the background thread.
     func start() {
-        state.withLock { $0.isRunning = true }
-        let thread = Thread { [self] in
-            self.loop()
-            wakeup.lock()
-            state.withLock { $0.isRunning = false }
-            wakeup.broadcast()
-            wakeup.unlock()
+        job.start { [weak self] in
+            guard let self else { return }
+            let deleted = try sweep()
+            if deleted > 0 { Log.info("expired memories deleted", ["count": String(deleted)]) }
         }
-        thread.name = "expiry-sweep"
-        thread.start()
     }
 
     /// Stops the thread, waiting up to `deadline` for a batch in progress to finish.
     func stop(deadline: Duration = .seconds(5)) {
-        let until = Date(timeIntervalSinceNow: Self.seconds(deadline))
-        wakeup.lock()
-        state.withLock { $0.isStopped = true }
-        wakeup.broadcast()
-        while state.withLock({ $0.isRunning }), wakeup.wait(until: until) {}
-        wakeup.unlock()
+        job.stop(deadline: deadline)
     }
 
     /// One sweep: batches until one comes back short (or the per-sweep bound). Returns how many
@@ -72,7 +58,7 @@ final class MemorySweeper: Sendable {
     func sweep() throws -> Int {
         var total = 0
         for _ in 0..<configuration.maxBatchesPerSweep {
-            if state.withLock({ $0.isStopped }) { break }
+            if job.isStopped { break }
             let deleted = try pool.transaction { connection -> Int? in
                 let lock = try connection.query(
                     "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked", [.text(Self.lockName)])
@@ -86,26 +72,5 @@ final class MemorySweeper: Sendable {
             if deleted < configuration.batchSize { break }
         }
         return total
-    }
-
-    private func loop() {
-        while true {
-            wakeup.lock()
-            if !state.withLock({ $0.isStopped }) {
-                _ = wakeup.wait(until: Date(timeIntervalSinceNow: Self.seconds(configuration.interval)))
-            }
-            wakeup.unlock()
-            if state.withLock({ $0.isStopped }) { return }
-            do {
-                let deleted = try sweep()
-                if deleted > 0 { Log.info("expired memories deleted", ["count": String(deleted)]) }
-            } catch {
-                Log.error("expiry sweep failed; retrying at the next interval", ["error": "\(error)"])
-            }
-        }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

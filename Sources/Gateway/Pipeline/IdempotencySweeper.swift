@@ -16,58 +16,24 @@ final class IdempotencySweeper: Sendable {
     /// Time between sweeps.
     private let interval: Duration
     private let batchSize: Int
-    private let isStopped = Mutex(false)
-    private let isRunning = Mutex(false)
-    private let wakeup = NSCondition()
-    private let finished = NSCondition()
+    private let job: PeriodicJob
 
     init(pool: PostgresPool, retention: Duration, interval: Duration, batchSize: Int = 5_000) {
         self.pool = pool
         self.retention = retention
         self.interval = interval
         self.batchSize = batchSize
+        job = PeriodicJob(name: "idempotency-sweeper", interval: interval, failure: "idempotency sweep failed; will retry")
     }
 
     /// Starts sweeping every `interval` (the first sweep one interval after start).
     func start() {
-        isRunning.withLock { $0 = true }
-        let thread = Thread { [self] in
-            self.loop()
-            self.finished.lock()
-            self.isRunning.withLock { $0 = false }
-            self.finished.broadcast()
-            self.finished.unlock()
-        }
-        thread.name = "idempotency-sweeper"
-        thread.start()
+        job.start { [weak self] in _ = try self?.sweep() }
     }
 
     /// Stops the sweeper and waits for a sweep in progress to end its batch.
     func stop() {
-        isStopped.withLock { $0 = true }
-        wakeup.lock()
-        wakeup.signal()
-        wakeup.unlock()
-        finished.lock()
-        while isRunning.withLock({ $0 }) { finished.wait() }
-        finished.unlock()
-    }
-
-    private func loop() {
-        while true {
-            wakeup.lock()
-            if !isStopped.withLock({ $0 }) {
-                let (seconds, attoseconds) = interval.components
-                _ = wakeup.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18))
-            }
-            wakeup.unlock()
-            if isStopped.withLock({ $0 }) { return }
-            do {
-                _ = try sweep()
-            } catch {
-                Log.error("idempotency sweep failed; will retry", ["error": "\(error)"])
-            }
-        }
+        job.stop()
     }
 
     /// One sweep: deletes expired records batch by batch. Returns how many it deleted, or nil when
@@ -76,7 +42,7 @@ final class IdempotencySweeper: Sendable {
         let (seconds, attoseconds) = retention.components
         let microseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
         var deleted = 0
-        while !isStopped.withLock({ $0 }) {
+        while !job.isStopped {
             let batch: Int? = try pool.transaction { connection in
                 let locked = try connection.query("SELECT pg_try_advisory_xact_lock($1) AS locked", [.int(Self.lockKey)])
                 guard locked.first?.bool("locked") == true else { return nil }

@@ -42,14 +42,12 @@ final class StorageAccounting: Sendable {
     private let pool: PostgresPool
     private let interval: Duration
     private let entries = Mutex<[String: Entry]>([:])
-    private let isStopped = Mutex(false)
-    private let wakeup = NSCondition()
-    private let finished = NSCondition()
-    private let isRunning = Mutex(false)
+    private let job: PeriodicJob
 
     init(pool: PostgresPool, interval: Duration) {
         self.pool = pool
         self.interval = interval
+        job = PeriodicJob(name: "storage-accounting", interval: interval, failure: "storage accounting failed; will retry")
     }
 
     // MARK: - Checks
@@ -121,45 +119,15 @@ final class StorageAccounting: Sendable {
 
     /// Starts folding and refreshing every `interval`.
     func start() {
-        isRunning.withLock { $0 = true }
-        let thread = Thread { [self] in
-            self.loop()
-            self.finished.lock()
-            self.isRunning.withLock { $0 = false }
-            self.finished.broadcast()
-            self.finished.unlock()
+        job.start { [weak self] in
+            try self?.fold()
+            try self?.refresh()
         }
-        thread.name = "storage-accounting"
-        thread.start()
     }
 
     /// Stops the background thread and waits for it (a fold in progress finishes first).
     func stop() {
-        isStopped.withLock { $0 = true }
-        wakeup.lock()
-        wakeup.signal()
-        wakeup.unlock()
-        finished.lock()
-        while isRunning.withLock({ $0 }) { finished.wait() }
-        finished.unlock()
-    }
-
-    private func loop() {
-        while true {
-            wakeup.lock()
-            if !isStopped.withLock({ $0 }) {
-                let (seconds, attoseconds) = interval.components
-                _ = wakeup.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18))
-            }
-            wakeup.unlock()
-            if isStopped.withLock({ $0 }) { return }
-            do {
-                try fold()
-                try refresh()
-            } catch {
-                Log.error("storage accounting failed; will retry", ["error": "\(error)"])
-            }
-        }
+        job.stop()
     }
 
     /// Folds the committed deltas into `storage_usage`, unless another instance is doing it.
