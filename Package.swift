@@ -19,10 +19,12 @@ let package = Package(
             dependencies: ["PostgresStore", "Auth", "HTTPServer", "CCurl", "CSystem"],
             resources: [.embedInCode("Migrations"), .embedInCode("Console")]
         ),
-        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore"]),
+        // A private PostgreSQL server for tests that stop, crash and restart it (both database test targets).
+        .target(name: "PostgresTestServer", path: "Tests/PostgresTestServer"),
+        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "PostgresTestServer"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "PostgresStore", "Auth", "HTTPServer"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "PostgresStore", "Auth", "HTTPServer", "PostgresTestServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

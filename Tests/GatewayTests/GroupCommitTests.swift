@@ -3,6 +3,7 @@ import PostgresStore
 import Synchronization
 import Testing
 @testable import Gateway
+import PostgresTestServer
 
 /// Group commit end to end: concurrent writes queue behind a commit in flight, commit together,
 /// each is answered only after its group committed, and one write's failure is its own.
@@ -23,8 +24,8 @@ import Testing
     }
 
     @Test func sixtyFourConcurrentCreatesAreAcknowledgedOnlyOnceDurable() throws {
-        let server = try PrivatePostgres(fsync: true)
-        PrivatePostgres.stopAtExit(server)
+        let server = try TestPostgresServer(fsync: true)
+        TestPostgresServer.stopAtExit(server)
         defer { server.destroy() }
         let gateway = try Self.gateway(databaseURL: server.url)
         defer { gateway.stop() }

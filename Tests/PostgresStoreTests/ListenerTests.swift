@@ -2,6 +2,7 @@ import Foundation
 import PostgresStore
 import Synchronization
 import Testing
+import PostgresTestServer
 
 /// Records what a listener delivers, for tests to wait on.
 final class ListenerProbe: Sendable {
@@ -76,7 +77,7 @@ final class ListenerProbe: Sendable {
     @Test func keepsRetryingUntilTheServerIsReachable() throws {
         let probe = ListenerProbe()
         let listener = probe.listener(
-            url: "postgresql://postgres@127.0.0.1:\(ThrowawayPostgres.freePort())/postgres", channels: ["nothing"])
+            url: "postgresql://postgres@127.0.0.1:\(TestPostgresServer.freePort())/postgres", channels: ["nothing"])
         listener.start()
         Thread.sleep(forTimeInterval: 0.3)
         let (_, elapsed) = measure { listener.stop() }

@@ -3,6 +3,7 @@ import Glibc
 import PostgresStore
 import Synchronization
 import Testing
+import PostgresTestServer
 
 /// Leasing, errors and transactions against the shared server.
 @Suite struct PoolTests {
@@ -85,7 +86,7 @@ import Testing
 
     @Test func unreachableServerFailsFastWithUnavailable() {
         var configuration = PostgresConfiguration(
-            connectionString: "postgresql://postgres@127.0.0.1:\(ThrowawayPostgres.freePort())/postgres")
+            connectionString: "postgresql://postgres@127.0.0.1:\(TestPostgresServer.freePort())/postgres")
         configuration.poolSize = 2
         let pool = PostgresPool(configuration: configuration)
         let (error, elapsed) = measure { storeError { _ = try pool.query("SELECT 1") } }

@@ -2,13 +2,14 @@ import Foundation
 import PostgresStore
 import Synchronization
 import Testing
+import PostgresTestServer
 
 /// PostgreSQL stopped and started under a running pool and listener. Uses a throwaway server of its
 /// own, so the shared one other suites use is never disturbed.
 @Suite(.serialized) struct RestartTests {
     @Test(arguments: ["fast", "immediate"])
     func poolFailsFastWhileTheServerIsDownAndRecoversWhenItIsBack(mode: String) throws {
-        let server = try ThrowawayPostgres()
+        let server = try TestPostgresServer()
         defer { server.destroy() }
         var configuration = PostgresConfiguration(connectionString: server.url)
         configuration.poolSize = 4
@@ -73,7 +74,7 @@ import Testing
 
 extension RestartTests {
     @Test func threadsUnderLoadSeeOnlyUnavailableDuringARestartAndThenSucceed() throws {
-        let server = try ThrowawayPostgres()
+        let server = try TestPostgresServer()
         defer { server.destroy() }
         var configuration = PostgresConfiguration(connectionString: server.url)
         configuration.poolSize = 3

@@ -3,6 +3,7 @@ import Glibc
 import PostgresStore
 import Synchronization
 import Testing
+import PostgresTestServer
 
 /// The PostgreSQL the tests use: `DATABASE_URL` (scripts/test provides one); without it, a throwaway
 /// server started once for this test process, so nothing is skipped.
@@ -12,10 +13,10 @@ enum TestDatabase {
         return fallbackServer.url
     }
 
-    private static let fallbackServer: ThrowawayPostgres = {
+    private static let fallbackServer: TestPostgresServer = {
         do {
-            let server = try ThrowawayPostgres()
-            ThrowawayPostgres.stopAtExit(server)
+            let server = try TestPostgresServer()
+            TestPostgresServer.stopAtExit(server)
             return server
         } catch {
             fatalError("DATABASE_URL is not set and a throwaway PostgreSQL could not be started: \(error)")

@@ -2,28 +2,28 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// A private PostgreSQL server in a temporary directory on a free port, for gateway tests that crash
+/// A private PostgreSQL server in a temporary directory on a free port, for tests that stop, crash
 /// and restart it (so they never disturb the shared server other suites use), with `fsync` on or
-/// off. Run as the `postgres` user when we are root. The same as `PostgresStoreTests`'
-/// `ThrowawayPostgres` (test targets cannot share a file), plus `fsync` and ``crash()``.
-final class PrivatePostgres: Sendable {
-    struct CommandFailed: Error, CustomStringConvertible {
-        var description: String
+/// off. Run as the `postgres` user when we are root. Shared by the test targets (a library of its
+/// own: test targets cannot share a file).
+public final class TestPostgresServer: Sendable {
+    public struct CommandFailed: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    let directory: String
-    let port: Int
+    public let directory: String
+    public let port: Int
     private let binaries: String
     private let isSyncing: Bool
 
-    var dataDirectory: String { directory + "/pgdata" }
-    var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
+    public var dataDirectory: String { directory + "/pgdata" }
+    public var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
 
     /// - Parameter fsync: the server's `fsync` (on for a test of what survives a crash).
-    init(fsync: Bool) throws {
+    public init(fsync: Bool = false) throws {
         isSyncing = fsync
         binaries = Self.binaryDirectory()
-        var template = Array("/tmp/mg-gateway-pg.XXXXXX".utf8CString)
+        var template = Array("/tmp/mg-test-pg.XXXXXX".utf8CString)
         guard let created = mkdtemp(&template) else { throw CommandFailed(description: "mkdtemp failed") }
         directory = String(cString: created)
         port = Self.freePort()
@@ -41,7 +41,7 @@ final class PrivatePostgres: Sendable {
     }
 
     /// The directory of `initdb` and `pg_ctl`: `MG_TEST_PG_BINDIR`, else the newest /usr/lib/postgresql/*/bin.
-    static func binaryDirectory() -> String {
+    public static func binaryDirectory() -> String {
         if let directory = ProcessInfo.processInfo.environment["MG_TEST_PG_BINDIR"], !directory.isEmpty {
             return directory
         }
@@ -51,7 +51,7 @@ final class PrivatePostgres: Sendable {
     }
 
     /// Starts the server; a failure says what the server's log says.
-    func start() throws {
+    public func start() throws {
         do {
             try launch()
         } catch {
@@ -73,7 +73,7 @@ final class PrivatePostgres: Sendable {
     }
 
     /// Stops the server; `fast` terminates sessions politely, `immediate` kills them like a crash.
-    func stop(mode: String = "fast") throws {
+    public func stop(mode: String = "fast") throws {
         try Self.run(
             [binaries + "/pg_ctl", "-D", dataDirectory, "-m", mode, "-w", "-t", "60", "stop"],
             asPostgres: true, log: directory + "/pg_ctl.log")
@@ -81,7 +81,7 @@ final class PrivatePostgres: Sendable {
 
     /// Kills the postmaster and every backend with SIGKILL, as a crash would: nothing is flushed
     /// on the way down; what survives is what was on disk (or in the kernel's page cache).
-    func crash() throws {
+    public func crash() throws {
         let text = try String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8)
         guard let line = text.split(separator: "\n").first, let postmaster = pid_t(line) else {
             throw CommandFailed(description: "no postmaster pid in \(dataDirectory)/postmaster.pid")
@@ -123,22 +123,22 @@ final class PrivatePostgres: Sendable {
     }
 
     /// Stops the server (if running) and deletes its directory.
-    func destroy() {
+    public func destroy() {
         try? stop(mode: "immediate")
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    private static let atExit = Mutex<[PrivatePostgres]>([])
+    private static let atExit = Mutex<[TestPostgresServer]>([])
 
     /// Destroys `server` when the test process exits.
-    static func stopAtExit(_ server: PrivatePostgres) {
+    public static func stopAtExit(_ server: TestPostgresServer) {
         let isFirst = atExit.withLock { servers in
             servers.append(server)
             return servers.count == 1
         }
         if isFirst {
             atexit {
-                for server in PrivatePostgres.atExit.withLock({ $0 }) { server.destroy() }
+                for server in TestPostgresServer.atExit.withLock({ $0 }) { server.destroy() }
             }
         }
     }
@@ -171,7 +171,7 @@ final class PrivatePostgres: Sendable {
     }
 
     /// A TCP port free on loopback right now.
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
